@@ -1,0 +1,125 @@
+"""Command-line options in gdb's own style, and the checks on their values.
+
+As gdb's built-in commands do: options start with a single dash, any
+unique prefix names one (``-j`` for ``-json``), and ``--`` ends them.
+Unknown or ambiguous options and bad values are errors, never ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Tuple
+
+from .errors import SocketsError
+from .model import PROTO_NAMES, STATE_NAMES, normalize_state
+
+FLAG = "flag"
+VALUE = "value"
+
+_PLAIN_INT = re.compile(r"^[0-9]+$")
+_NEGATIVE_NUMBER = re.compile(r"^-[0-9]")
+MAX_FD = 2**31 - 1
+
+# -proto accepts the listed names, and a family name for both its IP
+# versions: "tcp" is tcp and tcp6, as ss -t shows both; "tcp4" is IPv4 only.
+_PROTO_GROUPS = {}
+for _name in PROTO_NAMES:
+    _PROTO_GROUPS[_name] = {_name}
+    if _name + "6" in PROTO_NAMES:
+        _PROTO_GROUPS[_name] = {_name, _name + "6"}
+        _PROTO_GROUPS[_name + "4"] = {_name}
+
+
+@dataclass
+class Parsed:
+    """Options given (value options as lists, flags as True) and the rest."""
+
+    options: Dict[str, object]
+    args: List[str]
+
+    def flag(self, name: str) -> bool:
+        return bool(self.options.get(name))
+
+    def values(self, name: str) -> List[str]:
+        return list(self.options.get(name, []))
+
+
+def parse(command: str, argv: List[str], spec: Mapping[str, str]) -> Parsed:
+    """Split ``argv`` into options (per ``spec``: name -> FLAG or VALUE) and args."""
+    options: Dict[str, object] = {}
+    args: List[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        if token == "--":
+            args.extend(argv[i:])
+            break
+        if not token.startswith("-") or token == "-" or _NEGATIVE_NUMBER.match(token):
+            args.append(token)
+            continue
+        name = _resolve(command, token[1:], spec)
+        if spec[name] == FLAG:
+            options[name] = True
+            continue
+        if i >= len(argv):
+            raise SocketsError("%s: option -%s needs a value" % (command, name))
+        options.setdefault(name, []).append(argv[i])
+        i += 1
+    return Parsed(options, args)
+
+
+def _resolve(command: str, given: str, spec: Mapping[str, str]) -> str:
+    if given in spec:
+        return given
+    matches = sorted(name for name in spec if name.startswith(given))
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join("-" + name for name in sorted(spec))
+    if not matches:
+        raise SocketsError("%s: unknown option -%s (options: %s)" % (command, given, known))
+    raise SocketsError("%s: ambiguous option -%s: %s" % (
+        command, given, ", ".join("-" + m for m in matches)))
+
+
+def parse_fd(command: str, text: str) -> int:
+    """A file descriptor given by the user: a plain non-negative integer only."""
+    if not _PLAIN_INT.match(text) or int(text) > MAX_FD:
+        raise SocketsError(
+            "%s: %r is not a file descriptor; give a plain non-negative integer "
+            "such as 4 (see 'info sockets')" % (command, text))
+    return int(text)
+
+
+def parse_states(command: str, values: List[str]) -> set:
+    """-state values in ss's spelling; any case, '_' for '-'."""
+    states = set()
+    for value in values:
+        state = normalize_state(value)
+        if state not in STATE_NAMES:
+            raise SocketsError("%s: unknown state %r; one of: %s" % (
+                command, value, " ".join(s.lower() for s in STATE_NAMES)))
+        states.add(state)
+    return states
+
+
+def parse_protos(command: str, values: List[str]) -> set:
+    """-proto values: a protocol name, or tcp/udp/... for both IP versions."""
+    protos = set()
+    for value in values:
+        group = _PROTO_GROUPS.get(value.strip().lower())
+        if group is None:
+            raise SocketsError("%s: unknown protocol %r; one of: %s" % (
+                command, value, " ".join(sorted(_PROTO_GROUPS))))
+        protos |= group
+    return protos
+
+
+def complete_prefix(word: str, candidates) -> List[str]:
+    """The candidates that start with ``word``, for gdb's completer."""
+    return [c for c in candidates if c.startswith(word)]
+
+
+def split_fd_args(command: str, args: List[str]) -> Tuple[int, ...]:
+    return tuple(parse_fd(command, a) for a in args)

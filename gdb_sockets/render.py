@@ -1,0 +1,112 @@
+"""Text and JSON for socket records.
+
+Names and paths come from the target (any process can bind a UNIX path
+holding escape sequences), so every such string is escaped before it
+reaches a terminal: backslash escapes for control characters, and \\xNN
+for bytes that are not UTF-8.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Iterable, List, Optional, Sequence
+
+from .model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
+                    UnixAddress, UnixPeer)
+
+_NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+ETH_P_ALL = 0x0003
+
+
+def escape(text: str) -> str:
+    """``text`` safe for a terminal, and unambiguous: nothing is lost."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[ch])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8
+            out.append("\\x%02x" % (code - 0xDC00))
+        elif not ch.isprintable():
+            out.append("\\x%02x" % code if code < 0x100 else "\\u%04x" % code)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def format_inet(endpoint: InetEndpoint) -> str:
+    """As ``ss -n`` prints it: [v6], unspecified address or port as '*'."""
+    addr = ipaddress.ip_address(endpoint.address)
+    if addr.is_unspecified:
+        host = "*"
+    elif addr.version == 6:
+        host = "[%s]" % endpoint.address
+    else:
+        host = endpoint.address
+    return "%s:%s" % (host, endpoint.port if endpoint.port else "*")
+
+
+def format_endpoint(endpoint) -> str:
+    """One endpoint as the Local or Peer column shows it ('-' = not known)."""
+    if endpoint is None:
+        return "-"
+    if isinstance(endpoint, InetEndpoint):
+        return format_inet(endpoint)
+    if isinstance(endpoint, UnixAddress):
+        return escape(endpoint.path) if endpoint.path else "*"
+    if isinstance(endpoint, UnixPeer):
+        if not endpoint.known:
+            return "?"
+        if endpoint.inode is None:
+            return "*"
+        name = escape(endpoint.path) if endpoint.path else "*"
+        return "%s (peer %d)" % (name, endpoint.inode)
+    if isinstance(endpoint, PacketAddress):
+        proto = "*" if endpoint.protocol in (0, ETH_P_ALL) else "[%d]" % endpoint.protocol
+        if endpoint.ifindex == 0:
+            iface = "*"
+        else:
+            iface = escape(endpoint.interface) if endpoint.interface else "if%d" % endpoint.ifindex
+        return "%s:%s" % (proto, iface)
+    if isinstance(endpoint, NetlinkAddress):
+        return "%d:%d" % (endpoint.protocol, endpoint.portid)
+    raise TypeError("no format for %r" % (endpoint,))
+
+
+def _peer_text(sock: Socket) -> str:
+    # Packet and netlink sockets have no peer; ss prints '*'.
+    if sock.peer is None and sock.proto in ("packet", "netlink"):
+        return "*"
+    return format_endpoint(sock.peer)
+
+
+def _queue(value: Optional[int]) -> str:
+    return "-" if value is None else str(value)
+
+
+HEADER = ("FD", "Proto", "State", "Recv-Q", "Send-Q", "Local", "Peer", "Inode")
+
+
+def table_rows(sockets: Iterable[Socket]) -> List[Sequence[str]]:
+    return [
+        (str(s.fd), s.proto, s.state, _queue(s.recv_q), _queue(s.send_q),
+         format_endpoint(s.local), _peer_text(s), str(s.inode))
+        for s in sockets
+    ]
+
+
+def format_table(sockets: Iterable[Socket]) -> str:
+    """The aligned table, header first, one line per socket."""
+    rows = [HEADER] + table_rows(sockets)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def format_json(sockets: Iterable[Socket]) -> str:
+    """One JSON array; ensure_ascii keeps control characters escaped."""
+    return json.dumps([s.to_json() for s in sockets], indent=2, ensure_ascii=True)
