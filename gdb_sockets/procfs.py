@@ -19,24 +19,30 @@ _SOCKET_LINK = re.compile(r"^socket:\[(\d+)\]$")
 
 
 class LocalProc:
-    """The /proc of the machine gdb runs on."""
+    """The /proc of the machine gdb runs on.
+
+    ``root`` re-roots every path (tests build a fake /proc in a directory).
+    """
 
     remote = False
 
+    def __init__(self, root: str = "") -> None:
+        self.root = root.rstrip("/")
+
     def read(self, path: str) -> bytes:
-        with open(path, "rb") as f:
+        with open(self.root + path, "rb") as f:
             return f.read()
 
     def listdir(self, path: str) -> List[str]:
-        return os.listdir(path)
+        return os.listdir(self.root + path)
 
     def readlink(self, path: str) -> str:
-        return os.readlink(path)
+        return os.readlink(self.root + path)
 
     def getxattr(self, path: str, name: str) -> Optional[bytes]:
         """The attribute, or None where the kernel does not offer it."""
         try:
-            return os.getxattr(path, name)
+            return os.getxattr(self.root + path, name)
         except OSError as e:
             if e.errno in (errno.ENODATA, errno.EOPNOTSUPP, errno.ENOTSUP):
                 return None
