@@ -85,7 +85,7 @@ def _resolve(command: str, given: str, spec: Mapping[str, str]) -> str:
 
 def parse_fd(command: str, text: str) -> int:
     """A file descriptor given by the user: a plain non-negative integer only."""
-    if not _PLAIN_INT.match(text) or int(text) > MAX_FD:
+    if not _PLAIN_INT.fullmatch(text) or len(text) > 10 or int(text) > MAX_FD:
         raise SocketsError(
             "%s: %r is not a file descriptor; give a plain non-negative integer "
             "such as 4 (see 'info sockets')" % (command, text))

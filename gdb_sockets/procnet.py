@@ -143,7 +143,8 @@ def parse_unix(text: bytes, wanted: Optional[AbstractSet[int]] = None) -> Rows:
             # Part of the previous row's path, cut by a newline in the name.
             if last is not None and last in rows:
                 old = rows[last]
-                path = old.local.path + "\n" + decode_path(line)
+                # A name that starts with a newline leaves the row's path empty.
+                path = (old.local.path or "") + "\n" + decode_path(line)
                 rows[last] = replace(old, local=UnixAddress(path))
             continue
         flags = int(match.group(4), 16)

@@ -20,7 +20,12 @@ ETH_P_ALL = 0x0003
 
 
 def escape(text: str) -> str:
-    """``text`` safe for a terminal, and unambiguous: nothing is lost."""
+    """``text`` safe for a terminal, and unambiguous: nothing is lost.
+
+    \\xNN is a single byte: an ASCII control character (below 0x80) or a
+    byte that was not UTF-8 (0x80 and up); \\uNNNN and \\UNNNNNNNN are
+    characters that are not printable.
+    """
     out = []
     for ch in text:
         code = ord(ch)
@@ -29,7 +34,12 @@ def escape(text: str) -> str:
         elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8
             out.append("\\x%02x" % (code - 0xDC00))
         elif not ch.isprintable():
-            out.append("\\x%02x" % code if code < 0x100 else "\\u%04x" % code)
+            if code < 0x80:
+                out.append("\\x%02x" % code)
+            elif code <= 0xFFFF:
+                out.append("\\u%04x" % code)
+            else:
+                out.append("\\U%08x" % code)
         else:
             out.append(ch)
     return "".join(out)

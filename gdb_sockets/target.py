@@ -36,6 +36,19 @@ def current_target(command: str) -> Target:
         raise SocketsError(
             "%s: the target is %s, not a local process; remote targets are not "
             "supported yet: run gdb on the process's own host" % (command, kind or "unknown"))
-    if not inferior.threads() or not os.path.exists("/proc/%d" % inferior.pid):
+    if not inferior.threads() or not _alive(inferior.pid):
         raise SocketsError("%s: process %d has exited" % (command, inferior.pid))
     return Target(inferior.pid, LocalProc(), inferior)
+
+
+def _alive(pid: int) -> bool:
+    """False once the process is gone or a zombie (killed while gdb held it)."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # unreadable is not dead; the listing says what it cannot read
+    # The state letter follows the command name, which may hold ')'.
+    return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")

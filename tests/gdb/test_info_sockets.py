@@ -469,10 +469,6 @@ def wait_exited(pid: int, timeout: float = 10) -> None:
         os.close(pidfd)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a process killed while gdb holds it stopped is a zombie gdb has not "
-    "reaped; /proc/PID still exists and /proc/PID/fd is empty, so 'info sockets' "
-    "prints 'Process N has no sockets.' instead of failing with 'process N has exited'"))
 def test_process_died_while_stopped(blocker_binary, targets):
     """Killed from outside while gdb has it stopped (OOM killer, kill -9):
     gdb does not know yet, but the sockets are gone and so is the process."""

@@ -88,17 +88,11 @@ def test_parse_fd_accepts(text, fd):
     assert parse_fd("sock-shutdown", text) == fd
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "options.parse_fd: _PLAIN_INT uses match() with '$', which also matches "
-    "before a trailing newline, so '4\\n' is accepted as fd 4"))
 def test_parse_fd_rejects_trailing_newline():
     with pytest.raises(SocketsError):
         parse_fd("sock-shutdown", "4\n")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "options.parse_fd: int() of a string of more than 4300 digits raises "
-    "ValueError (Python's int_max_str_digits), a traceback instead of SocketsError"))
 def test_parse_fd_rejects_huge_number_as_user_error():
     with pytest.raises(SocketsError):
         parse_fd("sock-shutdown", "9" * 5000)

@@ -34,9 +34,6 @@ def test_newline_table_has_exactly_the_two_sockets():
                                    inode("unix_path_newline", "other")])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "procnet.parse_unix: a name that starts with a newline leaves the row's "
-    "path empty (None) and the continuation line does None + '\\n': TypeError"))
 def test_path_starting_with_newline():
     assert _path("unix_path_leading_newline") == "\nlead.sock"
 

@@ -47,16 +47,10 @@ def test_escape_distinct_inputs_stay_distinct():
     assert len({escape(text) for text in inputs}) == len(inputs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "render.escape: the C1 control U+0085 (UTF-8 c2 85) and the invalid byte "
-    "0x85 both print as \\x85, so two different paths look the same"))
 def test_escape_c1_control_differs_from_invalid_byte():
     assert escape(decode_path(b"\xc2\x85")) != escape(decode_path(b"\x85"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "render.escape: a non-printable character above U+FFFF prints as \\u plus "
-    "5 hex digits: U+E0001 and U+E000 followed by '1' both give \\ue0001"))
 def test_escape_astral_character_differs_from_bmp_plus_digit():
     assert escape("\U000e0001") != escape("\ue000" + "1")
 
