@@ -13,9 +13,12 @@ functions.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
-from . import listing, unixdiag
+import gdb
+
+from . import inferior_call, listing, pidfd, shutdown, syscall_inject, unixdiag
+from .errors import SocketsError
 from .model import Socket
 from .target import current_target
 
@@ -29,3 +32,116 @@ def list_target_sockets(command: str = "gdb_sockets") -> listing.Listing:
 def sockets() -> List[Socket]:
     """Every socket fd of the selected inferior, as ``Socket`` records by fd."""
     return list_target_sockets().sockets
+
+
+METHODS = ("auto", "call", "syscall", "pidfd")
+
+
+def _run_method(target, method: str, sock: Socket, how: int):
+    """Run shutdown(sock.fd, how) by ``method``: (retval, errno)."""
+    if method == "call":
+        result = inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how)
+    elif method == "syscall":
+        result = syscall_inject.shutdown(sock.fd, how)
+    else:
+        result = pidfd.shutdown_copy(target.pid, sock.fd, sock.inode, how)
+    return result
+
+
+def _choose_method(target):
+    """auto: libc's shutdown when gdb can call it safely, else a raw syscall, else pidfd."""
+    if inferior_call.libc_shutdown_addresses(target.pid, target.reader) is None:
+        why = "the process has no shared libc shutdown()"
+    else:
+        why = inferior_call.call_unsafe_reason()
+        if why is None:
+            return "call", []
+    if syscall_inject.unsupported_reason() is None:
+        return "syscall", ["libc's shutdown was not called because %s" % why]
+    return "pidfd", ["libc's shutdown was not called because %s, and %s" % (
+        why, syscall_inject.unsupported_reason())]
+
+
+def _refuse_unavailable(target, method: str) -> None:
+    """Refuse an explicitly chosen method that cannot run here, touching nothing."""
+    why = None
+    if method == "call":
+        if inferior_call.libc_shutdown_addresses(target.pid, target.reader) is None:
+            why = "process %d has no shared libc shutdown() (a static binary?)" % target.pid
+        else:
+            why = inferior_call.call_unsafe_reason()
+    elif method == "syscall":
+        why = syscall_inject.unsupported_reason()
+    if why:
+        raise SocketsError("sock-shutdown: -method %s cannot run here: %s; try -method %s"
+                           % (method, why, "pidfd" if method == "syscall" else "syscall"))
+
+
+def check_can_call(command: str) -> None:
+    """Refuse when no thread can run a call: none selected, or it is running."""
+    thread = gdb.selected_thread()
+    if thread is None:
+        raise SocketsError("%s: no thread selected; select one with 'thread N'" % command)
+    if thread.is_running():
+        raise SocketsError("%s: thread %d is running; interrupt it first (Ctrl-C or "
+                           "'interrupt')" % (command, thread.num))
+
+
+def plan_shutdown(command: str, fds=None, protos=None, states=None) -> tuple:
+    """Check the request and pick the sockets: (target, sockets), touching nothing.
+
+    Explicit fds must each be an open socket; filters may match nothing.
+    """
+    target = current_target(command)
+    for fd in fds or ():
+        shutdown.refuse_unless_socket(command, target.reader, target.pid, fd)
+    result = listing.list_sockets(target.reader, target.pid, unix_diag=unixdiag.query)
+    chosen = listing.filter_sockets(result.sockets, fds=fds, protos=protos, states=states)
+    return target, chosen
+
+
+def perform_shutdown(target, chosen: Sequence[Socket], how: int,
+                     method: str = "auto") -> List[shutdown.Outcome]:
+    """Shut each chosen socket down, then read the tables again: one Outcome each.
+
+    A failure of the call itself (crash, timeout) is recorded in its
+    Outcome and the remaining sockets are not attempted.
+    """
+    if method not in METHODS:
+        raise SocketsError("sock-shutdown: unknown method %r; one of: %s"
+                           % (method, " ".join(METHODS)))
+    check_can_call("sock-shutdown")
+    notes = []
+    if method == "auto":
+        method, notes = _choose_method(target)
+    else:
+        _refuse_unavailable(target, method)
+    outcomes = []
+    for sock in chosen:
+        outcome = shutdown.Outcome(fd=sock.fd, how=how, method=method, before=sock,
+                                   notes=list(notes))
+        outcomes.append(outcome)
+        try:
+            outcome.retval, outcome.errno = _run_method(target, method, sock, how)
+        except (inferior_call.CallFailed, SocketsError) as e:
+            outcome.failure = str(e)
+            break
+    after = {s.fd: s for s in listing.list_sockets(
+        target.reader, target.pid, unix_diag=unixdiag.query).sockets}
+    for outcome in outcomes:
+        outcome.after = after.get(outcome.fd)
+    return outcomes
+
+
+def shutdown_fd(fd: int, how: str = "both", method: str = "auto") -> shutdown.Outcome:
+    """Shut down one socket fd of the selected inferior and return the verified outcome.
+
+    ``how`` is "read", "write" or "both".  Raises SocketsError, touching
+    nothing, if fd is not an open socket; a shutdown the kernel refused
+    comes back as an Outcome with ``ok`` False and ``errno`` set.
+    """
+    how_code = shutdown.parse_how("sock-shutdown", how)
+    if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
+        raise SocketsError("sock-shutdown: fd must be a non-negative int, not %r" % (fd,))
+    target, chosen = plan_shutdown("sock-shutdown", fds={fd})
+    return perform_shutdown(target, chosen, how_code, method)[0]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import gdb
 
-from . import api, options, render
+from . import api, options, render, shutdown
 from .errors import SocketsError
 from .listing import filter_sockets
 from .model import PROTO_NAMES, STATE_NAMES
 
 INFO_SOCKETS_OPTIONS = {"json": options.FLAG, "proto": options.VALUE, "state": options.VALUE}
+SOCK_SHUTDOWN_OPTIONS = {"dry-run": options.FLAG, "json": options.FLAG,
+                         "method": options.VALUE, "proto": options.VALUE,
+                         "state": options.VALUE}
 
 
 def _state_words():
@@ -96,6 +101,147 @@ See also: help sock-shutdown."""
             gdb.write("Note: %s.\n" % note)
 
 
+def _batch_mode() -> bool:
+    """gdb -batch answers every query yes, but says nothing to Python about it."""
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return False
+    return any(arg in (b"-batch", b"--batch", b"-batch-silent", b"--batch-silent")
+               for arg in args)
+
+
+def confirm(question: str) -> bool:
+    """Ask as gdb's own query() does: only when confirm is on and a user is there."""
+    if not gdb.parameter("confirm"):
+        return True
+    if _batch_mode() or not sys.stdin.isatty():
+        gdb.write("%s(y or n) [answered Y; input not from terminal]\n" % question)
+        return True
+    while True:
+        try:
+            answer = input("%s(y or n) " % question).strip().lower()
+        except EOFError:
+            gdb.write("EOF [answered Y; input not from terminal]\n")
+            return True
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        gdb.write("Please answer y or n.\n")
+
+
+class SockShutdown(gdb.Command):
+    """Shut down a socket of the current process, safely, and show what changed.
+
+Usage: sock-shutdown [OPTIONS] FD... [read|write|both]
+       sock-shutdown [OPTIONS] -state NAME|-proto NAME [FD]... [read|write|both]
+
+Runs shutdown(FD, HOW) inside the process (default both, SHUT_RDWR), then
+reads the kernel's tables again and prints the socket's state before and
+after, the return value, and errno by name on failure.  Unlike
+'call close(FD)', shutdown keeps the fd number allocated, so no other
+thread can be handed it, while a thread blocked on the socket wakes up.
+
+A thread blocked in recv(), poll() or accept() on the socket returns when
+the process resumes (after 'continue' or 'detach').  A listening socket
+accepts no more connections, for good: you are asked first.  The
+process's errno, registers and gdb's settings and value history are left
+as they were.
+
+Options:
+  -state NAME   Shut down every socket in this state, e.g. -state close-wait.
+  -proto NAME   Only sockets of this protocol (as in 'info sockets').
+  -dry-run      Show what would be shut down, and do nothing.
+  -method NAME  How: auto (default), call (libc's shutdown run in the
+                selected thread), syscall, pidfd.
+  -json         Print the outcome as JSON.
+
+Several sockets, or a listening one, need confirmation ('set confirm off'
+or gdb -batch answers yes).
+
+See also: info sockets."""
+
+    def __init__(self):
+        super().__init__("sock-shutdown", gdb.COMMAND_RUNNING)
+
+    def complete(self, text, word):
+        values = {"state": _state_words(), "proto": list(PROTO_NAMES),
+                  "method": list(api.METHODS)}
+        found = _complete_options(text, word, SOCK_SHUTDOWN_OPTIONS, values)
+        if found == gdb.COMPLETE_NONE and not (word or "").startswith("-"):
+            return options.complete_prefix(word or "", sorted(shutdown.HOW))
+        return found
+
+    def invoke(self, argument, from_tty):
+        self.dont_repeat()
+        try:
+            self._run(argument)
+        except SocketsError as e:
+            raise gdb.GdbError(str(e)) from None
+
+    def _run(self, argument):
+        command = "sock-shutdown"
+        parsed = options.parse(command, gdb.string_to_argv(argument), SOCK_SHUTDOWN_OPTIONS)
+        args = list(parsed.args)
+        how_word = args.pop() if args and args[-1].lower() in shutdown.HOW else None
+        how = shutdown.parse_how(command, how_word)
+        fds = set(options.split_fd_args(command, args)) or None
+        protos = options.parse_protos(command, parsed.values("proto")) or None
+        states = options.parse_states(command, parsed.values("state")) or None
+        methods = parsed.values("method") or ["auto"]
+        if len(methods) > 1 or methods[0] not in api.METHODS:
+            raise SocketsError("%s: -method takes one of: %s" % (command, " ".join(api.METHODS)))
+        if fds is None and protos is None and states is None:
+            raise SocketsError("%s: which socket? give an fd (see 'info sockets') or "
+                               "-state/-proto; usage: sock-shutdown FD [read|write|both]"
+                               % command)
+        target, chosen = api.plan_shutdown(command, fds=fds, protos=protos, states=states)
+        if not chosen:
+            gdb.write("No socket of process %d matches; nothing done.\n" % target.pid)
+            return
+        plan = shutdown.plan_lines(chosen, how)
+        if parsed.flag("dry-run"):
+            gdb.write("Would shut down in process %d:\n%s\n(dry run: nothing done)\n"
+                      % (target.pid, "\n".join(plan)))
+            return
+        listeners = [s for s in chosen if s.state == "LISTEN"]
+        if len(chosen) > 1 or listeners:
+            question = "Shut down %d socket%s of process %d?\n%s\n" % (
+                len(chosen), "s" if len(chosen) > 1 else "", target.pid, "\n".join(plan))
+            if listeners:
+                question += "A listening socket accepts no more connections, for good.\n"
+            if not confirm(question):
+                raise SocketsError("%s: not confirmed; nothing done" % command)
+        outcomes = api.perform_shutdown(target, chosen, how, methods[0])
+        if parsed.flag("json"):
+            import json
+            gdb.write(json.dumps([o.to_json() for o in outcomes], indent=2) + "\n")
+        else:
+            for outcome in outcomes:
+                gdb.write("\n".join(shutdown.report(outcome)) + "\n")
+        _fail_unless_all_ok(command, outcomes, len(chosen))
+
+
+def _fail_unless_all_ok(command, outcomes, wanted):
+    failed = [o for o in outcomes if not o.ok]
+    if not failed and len(outcomes) == wanted:
+        return
+    parts = []
+    for o in failed:
+        if o.failure:
+            parts.append("fd %d: %s" % (o.fd, o.failure))
+        elif o.already_shut:
+            parts.append("fd %d: already shut down" % o.fd)
+        else:
+            parts.append("fd %d: %s" % (o.fd, shutdown.errno_text(o.errno or 0)))
+    if len(outcomes) < wanted:
+        parts.append("%d not attempted after that failure" % (wanted - len(outcomes)))
+    raise SocketsError("%s: failed: %s" % (command, "; ".join(parts)))
+
+
 def register() -> None:
     """Create the commands; gdb replaces a command registered again."""
     InfoSockets()
+    SockShutdown()

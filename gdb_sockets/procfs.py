@@ -150,3 +150,35 @@ def read_ifnames_tables(reader, pid: int) -> Dict[str, bytes]:
         except OSError:
             out[name] = b""
     return out
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One line of /proc/PID/maps."""
+
+    start: int
+    end: int
+    perms: str
+    offset: int
+    path: str
+
+
+def read_maps(reader, pid: int) -> List[Mapping]:
+    """The process's memory mappings (mm/proc_task_mmu.c show_map_vma):
+
+        7f1c2a400000-7f1c2a428000 r--p 00000000 fe:00 1837  /usr/lib/x86_64-linux-gnu/libc.so.6
+    """
+    path = "/proc/%d/maps" % pid
+    try:
+        text = reader.read(path)
+    except OSError as e:
+        raise _proc_failure(pid, path, e) from None
+    maps = []
+    for line in text.decode("utf-8", "surrogateescape").split("\n"):
+        fields = line.split(None, 5)
+        if len(fields) < 5:
+            continue
+        start, end = fields[0].split("-")
+        maps.append(Mapping(int(start, 16), int(end, 16), fields[1], int(fields[2], 16),
+                            fields[5] if len(fields) == 6 else ""))
+    return maps

@@ -1,0 +1,152 @@
+"""The `call` method: libc's shutdown() run in the inferior by gdb (gdb glue).
+
+Facts this rests on (shared/design.md §3): gdb resumes every thread during
+an inferior call unless scheduler-locking is on, and a signal in another
+thread can then leave a dummy frame behind; gdb 13 has no call timeout;
+errno is per thread.  So, for the call only: scheduler-locking on,
+unwindonsignal on, language c, a watchdog, and errno saved and written
+back; the user's settings return whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from typing import Dict, Optional, Tuple
+
+import gdb
+
+from . import symbols
+from .errors import SocketsError
+
+CALL_TIMEOUT = 5.0  # seconds before the watchdog interrupts a call
+
+
+@contextlib.contextmanager
+def temporary_settings(settings: Dict[str, str]):
+    """Set gdb parameters for a block; the user's values return whatever happens."""
+    saved = [(name, gdb.parameter(name)) for name in settings]
+    try:
+        for name, value in settings.items():
+            gdb.execute("set %s %s" % (name, value), to_string=True)
+        yield
+    finally:
+        for name, value in saved:
+            if isinstance(value, bool):
+                value = "on" if value else "off"
+            gdb.execute("set %s %s" % (name, value), to_string=True)
+
+
+# Only the selected thread runs while we act on it.
+HOLD_OTHER_THREADS = {"scheduler-locking": "on"}
+CALL_SETTINGS = {"scheduler-locking": "on", "unwindonsignal": "on", "language": "c"}
+
+
+def call_unsafe_reason() -> Optional[str]:
+    """Why gdb could not restore the thread after a call here, or None.
+
+    After a call gdb writes back every register the function changed,
+    vector registers included.  gdb 13 cannot write the extended (XSAVE)
+    state on CPUs whose state is larger than it knows (AMX): the write
+    fails after the call, the thread is left half-restored and an
+    interrupted system call returns the kernel's internal ERESTARTSYS.
+    So the same write is tried first on one vector register, with its own
+    value changed and then put back.
+    """
+    if "x86-64" not in gdb.selected_inferior().architecture().name():
+        return None
+    frame = gdb.newest_frame()
+    try:
+        value = int(frame.read_register("xmm15")["v4_int32"][0])
+    except gdb.error as e:
+        return "cannot read the vector registers to check (%s)" % e
+    try:
+        gdb.execute("set $xmm15.v4_int32[0] = %d" % (value ^ 1), to_string=True)
+    except gdb.error as e:
+        # The kernel refused the write, so the thread is unchanged; drop
+        # gdb's cached copy, which holds the value it could not write.
+        gdb.execute("maintenance flush register-cache", to_string=True)
+        return "gdb cannot write this CPU's extended register state (%s)" % (
+            str(e).rstrip("."),)
+    gdb.execute("set $xmm15.v4_int32[0] = %d" % value, to_string=True)
+    return None
+
+
+class CallFailed(Exception):
+    """The inferior call did not return normally; gdb restored the context."""
+
+
+def call_int_function(address: int, *args: int, timeout: float = CALL_TIMEOUT) -> int:
+    """Call the C function at ``address`` as int f(int, ...) in the selected thread.
+
+    Only numbers we computed reach the expression; arguments are passed as
+    gdb.Value, never as text.  Raises CallFailed if the call was interrupted
+    (by the watchdog or a signal); gdb has then unwound it.
+    """
+    prototype = "int (*)(%s)" % (", ".join("int" for _ in args) or "void")
+    function = gdb.parse_and_eval("(%s) %d" % (prototype, address)).dereference()
+    int_type = gdb.lookup_type("int")
+    values = [gdb.Value(arg).cast(int_type) for arg in args]
+    watchdog = threading.Timer(timeout, os.kill, (os.getpid(), signal.SIGINT))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return int(function(*values))
+    except gdb.error as e:
+        raise CallFailed(str(e).split("\n")[0]) from None
+    except KeyboardInterrupt:
+        raise CallFailed("interrupted after %.0f s without returning" % timeout) from None
+    finally:
+        watchdog.cancel()
+
+
+def _pointer_call(address: int) -> int:
+    """Call a function returning a pointer (``__errno_location``)."""
+    function = gdb.parse_and_eval("(long (*)(void)) %d" % address).dereference()
+    return int(function()) & 0xFFFFFFFFFFFFFFFF
+
+
+def libc_shutdown_addresses(pid: int, reader) -> Optional[Tuple[int, int]]:
+    """(shutdown, __errno_location) in the target's libc, or None if not there."""
+    shutdown = symbols.libc_function(reader, pid, "shutdown")
+    errno_location = symbols.libc_function(reader, pid, "__errno_location")
+    if shutdown is None or errno_location is None:
+        return None
+    # gdb must agree that these are libc's functions: a wrong load base would
+    # otherwise send the call into arbitrary code.
+    for name, address in (("shutdown", shutdown), ("__errno_location", errno_location)):
+        where = gdb.execute("info symbol %d" % address, to_string=True)
+        if not where.startswith(name + " ") or "libc" not in where:
+            raise SocketsError("sock-shutdown: libc's %s resolved to 0x%x, but gdb "
+                               "says that is %s; not calling it" % (name, address, where.strip()))
+    return shutdown, errno_location
+
+
+def call_shutdown(pid: int, reader, fd: int, how: int) -> Tuple[int, int]:
+    """Run libc's shutdown(fd, how) in the selected thread: (retval, errno).
+
+    The thread's errno is read before the call and written back after it,
+    so the program never sees ours.
+    """
+    addresses = libc_shutdown_addresses(pid, reader)
+    if addresses is None:
+        raise SocketsError("sock-shutdown: process %d has no shared libc with shutdown() "
+                           "(a static binary?); use -method syscall" % pid)
+    shutdown_address, errno_location = addresses
+    inferior = gdb.selected_inferior()
+    unsafe = call_unsafe_reason()
+    if unsafe:
+        raise SocketsError("sock-shutdown: -method call refused: %s; use -method "
+                           "syscall or -method pidfd" % unsafe)
+    with temporary_settings(CALL_SETTINGS):
+        errno_address = _pointer_call(errno_location)
+        saved_errno = bytes(inferior.read_memory(errno_address, 4))
+        try:
+            retval = call_int_function(shutdown_address, fd, how)
+            call_errno = int(gdb.Value(bytes(inferior.read_memory(errno_address, 4)),
+                                       gdb.lookup_type("int")))
+        finally:
+            inferior.write_memory(errno_address, saved_errno)
+    return retval, (call_errno if retval != 0 else 0)
