@@ -26,7 +26,12 @@ from .target import current_target
 def list_target_sockets(command: str = "gdb_sockets") -> listing.Listing:
     """The sockets of the selected inferior, with notes on what is unknown."""
     target = current_target(command)
-    return listing.list_sockets(target.reader, target.pid, unix_diag=unixdiag.query)
+    return listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
+
+
+def _unix_diag_for(target):
+    """sock_diag runs on gdb's host: it can only ask about a local target."""
+    return None if getattr(target, "remote", False) else unixdiag.query
 
 
 def sockets() -> List[Socket]:
@@ -49,7 +54,13 @@ def _run_method(target, method: str, sock: Socket, how: int):
 
 
 def _choose_method(target):
-    """auto: libc's shutdown when gdb can call it safely, else a raw syscall, else pidfd."""
+    """auto: libc's shutdown when gdb can call it safely, else a raw syscall, else pidfd.
+
+    Through gdbserver only the raw syscall is used (see _remote_refusal).
+    """
+    if getattr(target, "remote", False):
+        _refuse_unavailable(target, "syscall")
+        return "syscall", []
     if inferior_call.libc_shutdown_addresses(target.pid, target.reader) is None:
         why = "the process has no shared libc shutdown()"
     else:
@@ -62,19 +73,39 @@ def _choose_method(target):
         why, syscall_inject.unsupported_reason())]
 
 
-def _refuse_unavailable(target, method: str) -> None:
-    """Refuse an explicitly chosen method that cannot run here, touching nothing."""
-    why = None
+def _method_unavailable(target, method: str):
+    """Why ``method`` cannot run on this target, or None."""
+    if getattr(target, "remote", False) and _remote_refusal(method):
+        return _remote_refusal(method)
     if method == "call":
         if inferior_call.libc_shutdown_addresses(target.pid, target.reader) is None:
-            why = "process %d has no shared libc shutdown() (a static binary?)" % target.pid
-        else:
-            why = inferior_call.call_unsafe_reason()
-    elif method == "syscall":
-        why = syscall_inject.unsupported_reason()
+            return "process %d has no shared libc shutdown() (a static binary?)" % target.pid
+        return inferior_call.call_unsafe_reason()
+    if method == "syscall":
+        return syscall_inject.unsupported_reason()
+    return None
+
+
+def _refuse_unavailable(target, method: str) -> None:
+    """Refuse an explicitly chosen method that cannot run here, touching nothing."""
+    why = _method_unavailable(target, method)
     if why:
-        raise SocketsError("sock-shutdown: -method %s cannot run here: %s; try -method %s"
-                           % (method, why, "pidfd" if method == "syscall" else "syscall"))
+        raise SocketsError("sock-shutdown: -method %s cannot run here: %s" % (method, why))
+
+
+def _remote_refusal(method: str):
+    """Why ``method`` is refused on a gdbserver target, or None.
+
+    pidfd copies an fd into gdb's own process, which is on another host.
+    An inferior call through gdbserver 13.1 followed by detach killed the
+    target with SIGSEGV (shared/design.md §3), so it is not offered.
+    """
+    if method == "pidfd":
+        return "pidfd works only on a process of gdb's own host, not through gdbserver"
+    if method == "call":
+        return ("an inferior call through gdbserver 13.1 killed the target after detach "
+                "(measured); the raw syscall method is safe there")
+    return None
 
 
 def check_can_call(command: str) -> None:
@@ -95,7 +126,7 @@ def plan_shutdown(command: str, fds=None, protos=None, states=None) -> tuple:
     target = current_target(command)
     for fd in fds or ():
         shutdown.refuse_unless_socket(command, target.reader, target.pid, fd)
-    result = listing.list_sockets(target.reader, target.pid, unix_diag=unixdiag.query)
+    result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
     chosen = listing.filter_sockets(result.sockets, fds=fds, protos=protos, states=states)
     return target, chosen
 
@@ -127,7 +158,7 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int,
             outcome.failure = str(e)
             break
     after = {s.fd: s for s in listing.list_sockets(
-        target.reader, target.pid, unix_diag=unixdiag.query).sockets}
+        target.reader, target.pid, unix_diag=_unix_diag_for(target)).sockets}
     for outcome in outcomes:
         outcome.after = after.get(outcome.fd)
     return outcomes
