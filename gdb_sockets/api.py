@@ -19,6 +19,7 @@ import gdb
 
 from . import inferior_call, listing, pidfd, shutdown, syscall_inject, unixdiag
 from .errors import SocketsError
+from .filters import SocketFilter
 from .model import Socket
 from .target import current_target
 
@@ -118,17 +119,16 @@ def check_can_call(command: str) -> None:
                            "'interrupt')" % (command, thread.num))
 
 
-def plan_shutdown(command: str, fds=None, protos=None, states=None) -> tuple:
+def plan_shutdown(command: str, selection: SocketFilter) -> tuple:
     """Check the request and pick the sockets: (target, sockets), touching nothing.
 
     Explicit fds must each be an open socket; filters may match nothing.
     """
     target = current_target(command)
-    for fd in fds or ():
+    for fd in sorted(selection.fds or ()):
         shutdown.refuse_unless_socket(command, target.reader, target.pid, fd)
     result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
-    chosen = listing.filter_sockets(result.sockets, fds=fds, protos=protos, states=states)
-    return target, chosen
+    return target, selection.apply(result.sockets)
 
 
 def perform_shutdown(target, chosen: Sequence[Socket], how: int,
@@ -174,5 +174,5 @@ def shutdown_fd(fd: int, how: str = "both", method: str = "auto") -> shutdown.Ou
     how_code = shutdown.parse_how("sock-shutdown", how)
     if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
         raise SocketsError("sock-shutdown: fd must be a non-negative int, not %r" % (fd,))
-    target, chosen = plan_shutdown("sock-shutdown", fds={fd})
+    target, chosen = plan_shutdown("sock-shutdown", SocketFilter(fds=frozenset({fd})))
     return perform_shutdown(target, chosen, how_code, method)[0]

@@ -8,13 +8,11 @@ import gdb
 
 from . import api, options, render, shutdown
 from .errors import SocketsError
-from .listing import filter_sockets
 from .model import PROTO_NAMES, STATE_NAMES
 
-INFO_SOCKETS_OPTIONS = {"json": options.FLAG, "proto": options.VALUE, "state": options.VALUE}
-SOCK_SHUTDOWN_OPTIONS = {"dry-run": options.FLAG, "json": options.FLAG,
-                         "method": options.VALUE, "proto": options.VALUE,
-                         "state": options.VALUE}
+INFO_SOCKETS_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG)
+SOCK_SHUTDOWN_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG,
+                             method=options.VALUE, **{"dry-run": options.FLAG})
 
 
 def _state_words():
@@ -83,11 +81,9 @@ See also: help sock-shutdown."""
     def _run(self, argument):
         command = "info sockets"
         parsed = options.parse(command, gdb.string_to_argv(argument), INFO_SOCKETS_OPTIONS)
-        fds = set(options.split_fd_args(command, parsed.args)) or None
-        protos = options.parse_protos(command, parsed.values("proto")) or None
-        states = options.parse_states(command, parsed.values("state")) or None
+        selection = options.build_filter(command, parsed, parsed.args)
         result = api.list_target_sockets(command)
-        shown = filter_sockets(result.sockets, fds=fds, protos=protos, states=states)
+        shown = selection.apply(result.sockets)
         if parsed.flag("json"):
             gdb.write(render.format_json(shown) + "\n")
             return
@@ -187,17 +183,15 @@ See also: info sockets."""
         args = list(parsed.args)
         how_word = args.pop() if args and args[-1].lower() in shutdown.HOW else None
         how = shutdown.parse_how(command, how_word)
-        fds = set(options.split_fd_args(command, args)) or None
-        protos = options.parse_protos(command, parsed.values("proto")) or None
-        states = options.parse_states(command, parsed.values("state")) or None
+        selection = options.build_filter(command, parsed, args)
         methods = parsed.values("method") or ["auto"]
         if len(methods) > 1 or methods[0] not in api.METHODS:
             raise SocketsError("%s: -method takes one of: %s" % (command, " ".join(api.METHODS)))
-        if fds is None and protos is None and states is None:
-            raise SocketsError("%s: which socket? give an fd (see 'info sockets') or "
-                               "-state/-proto; usage: sock-shutdown FD [read|write|both]"
-                               % command)
-        target, chosen = api.plan_shutdown(command, fds=fds, protos=protos, states=states)
+        if selection.fds is None and not selection.selects_by_property:
+            raise SocketsError("%s: which socket? give an fd (see 'info sockets') or a "
+                               "filter such as -state close-wait; usage: sock-shutdown FD "
+                               "[read|write|both]" % command)
+        target, chosen = api.plan_shutdown(command, selection)
         if not chosen:
             gdb.write("No socket of process %d matches; nothing done.\n" % target.pid)
             return

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Tuple
 
 from .errors import SocketsError
+from .filters import EndpointPattern, SocketFilter, parse_port
 from .model import PROTO_NAMES, STATE_NAMES, normalize_state
 
 FLAG = "flag"
@@ -123,3 +124,26 @@ def complete_prefix(word: str, candidates) -> List[str]:
 
 def split_fd_args(command: str, args: List[str]) -> Tuple[int, ...]:
     return tuple(parse_fd(command, a) for a in args)
+
+
+FILTER_OPTIONS = {"proto": VALUE, "state": VALUE, "port": VALUE, "local": VALUE, "peer": VALUE}
+
+
+def build_filter(command: str, parsed: Parsed, fd_args: List[str]):
+    """The SocketFilter that a command's filter options and FD arguments describe."""
+    def optional(values):
+        values = frozenset(values)
+        return values or None
+
+    def patterns(name):
+        given = parsed.values(name)
+        return tuple(EndpointPattern.parse(command, name, v) for v in given) or None
+
+    return SocketFilter(
+        fds=optional(split_fd_args(command, fd_args)),
+        protos=optional(parse_protos(command, parsed.values("proto"))),
+        states=optional(parse_states(command, parsed.values("state"))),
+        ports=optional(parse_port(command, v) for v in parsed.values("port")),
+        locals=patterns("local"),
+        peers=patterns("peer"),
+    )

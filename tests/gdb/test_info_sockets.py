@@ -332,7 +332,7 @@ FILTERS = [
     (["-state", "close_wait"], lambda n, p, s: s == "CLOSE-WAIT"),
     (["-state", "Close-Wait", "-state", "LISTEN"], lambda n, p, s: s in ("CLOSE-WAIT", "LISTEN")),
     (["-proto", "unix", "-state", "estab"], lambda n, p, s: p == "unix" and s == "ESTAB"),
-    (["-p", "raw", "-s", "unconn"], lambda n, p, s: p in ("raw", "raw6")),
+    (["-pr", "raw", "-s", "unconn"], lambda n, p, s: p in ("raw", "raw6")),
     (["-state", "syn-sent"], lambda n, p, s: False),
 ]
 
