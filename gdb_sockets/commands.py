@@ -15,23 +15,74 @@ SOCK_SHUTDOWN_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG,
                              method=options.VALUE, **{"dry-run": options.FLAG})
 
 
+_ANSI_COLOURS = {"black": 30, "red": 31, "green": 32, "yellow": 33, "blue": 34,
+                 "magenta": 35, "cyan": 36, "white": 37}
+_ANSI_INTENSITY = {"bold": "1", "dim": "2"}
+
+
+def _gdb_style(name: str) -> str:
+    """The escape sequence of one of gdb's own styles ('address', 'file'...)."""
+    colour = _ANSI_COLOURS.get(gdb.parameter("style %s foreground" % name))
+    intensity = _ANSI_INTENSITY.get(gdb.parameter("style %s intensity" % name))
+    codes = [c for c in (intensity, str(colour) if colour else None) if c]
+    return "\x1b[%sm" % ";".join(codes) if codes else ""
+
+
+def table_colorizer():
+    """Colours for the table when gdb styles its own output, else None.
+
+    Endpoints take gdb's 'address' style, so a user's 'set style address'
+    applies; states are green when healthy and yellow when closing or stuck
+    half-way.  gdb -batch and 'set style enabled off' turn this off.
+    """
+    if not gdb.parameter("style enabled"):
+        return None
+    styles = {"endpoint": _gdb_style("address"), "state:ok": "\x1b[32m",
+              "state:trouble": "\x1b[33m", "state:unknown": "\x1b[31m"}
+
+    def colorize(kind: str, text: str) -> str:
+        start = styles.get(kind, "")
+        return "%s%s\x1b[m" % (start, text) if start else text
+    return colorize
+
+
+def _socket_fds():
+    """The selected process's socket fds as text, for completion (none if unknown)."""
+    try:
+        return [str(s.fd) for s in api.list_target_sockets("sock-shutdown").sockets]
+    except SocketsError:
+        return []
+
+
 def _state_words():
     return [s.lower() for s in STATE_NAMES]
 
 
-def _complete_options(text: str, word: str, spec, values):
-    """Complete option names, and the value after a value option."""
+def _complete_words(text: str, word: str, candidates):
+    """Completions of the last whitespace-separated token of ``text``.
+
+    gdb also breaks words at '-', so ``word`` may be only the end of the
+    token ("st" of "-st"); the candidates are cut to replace just that.
+    """
+    token = "" if not text or text.endswith(" ") else text.split()[-1]
+    cut = len(token) - len(word or "")
+    return [c[cut:] for c in candidates if c.startswith(token)]
+
+
+def _complete_options(text: str, word: str, spec, values, others=()):
+    """Option names, the value after a value option, else ``others``."""
     tokens = text.split()
     if text.endswith(" ") or not text:
         previous = tokens[-1] if tokens else ""
-        word = ""
+        token = ""
     else:
         previous = tokens[-2] if len(tokens) > 1 else ""
+        token = tokens[-1]
     if previous.startswith("-") and previous[1:] in values:
-        return options.complete_prefix(word, values[previous[1:]])
-    if word.startswith("-"):
-        return options.complete_prefix(word, ["-" + name for name in sorted(spec)])
-    return gdb.COMPLETE_NONE
+        return _complete_words(text, word, values[previous[1:]])
+    if token.startswith("-"):
+        return _complete_words(text, word, ["-" + name for name in sorted(spec)])
+    return _complete_words(text, word, others) if others else gdb.COMPLETE_NONE
 
 
 class InfoSockets(gdb.Command):
@@ -92,7 +143,7 @@ See also: help sock-shutdown."""
         elif not shown:
             gdb.write("No socket of process %d matches.\n" % result.pid)
         else:
-            gdb.write(render.format_table(shown) + "\n")
+            gdb.write(render.format_table(shown, table_colorizer()) + "\n")
         for note in result.notes:
             gdb.write("Note: %s.\n" % note)
 
@@ -165,10 +216,8 @@ See also: info sockets."""
     def complete(self, text, word):
         values = {"state": _state_words(), "proto": list(PROTO_NAMES),
                   "method": list(api.METHODS)}
-        found = _complete_options(text, word, SOCK_SHUTDOWN_OPTIONS, values)
-        if found == gdb.COMPLETE_NONE and not (word or "").startswith("-"):
-            return options.complete_prefix(word or "", sorted(shutdown.HOW))
-        return found
+        return _complete_options(text, word, SOCK_SHUTDOWN_OPTIONS, values,
+                                 others=_socket_fds() + sorted(shutdown.HOW))
 
     def invoke(self, argument, from_tty):
         self.dont_repeat()

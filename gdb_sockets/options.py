@@ -117,11 +117,6 @@ def parse_protos(command: str, values: List[str]) -> set:
     return protos
 
 
-def complete_prefix(word: str, candidates) -> List[str]:
-    """The candidates that start with ``word``, for gdb's completer."""
-    return [c for c in candidates if c.startswith(word)]
-
-
 def split_fd_args(command: str, args: List[str]) -> Tuple[int, ...]:
     return tuple(parse_fd(command, a) for a in args)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Iterable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
 from .model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
                     UnixAddress, UnixPeer)
@@ -106,13 +106,43 @@ def table_rows(sockets: Iterable[Socket]) -> List[Sequence[str]]:
     ]
 
 
-def format_table(sockets: Iterable[Socket]) -> str:
-    """The aligned table, header first, one line per socket."""
+# What each column is, for styling: the renderer says what a cell is and the
+# gdb layer decides how (or whether) to colour it.
+_COLUMN_KINDS = (None, None, "state", None, None, "endpoint", "endpoint", None)
+TROUBLE_STATES = frozenset({"CLOSE-WAIT", "LAST-ACK", "CLOSING", "FIN-WAIT-1", "FIN-WAIT-2",
+                            "TIME-WAIT", "SYN-SENT", "SYN-RECV"})
+
+
+def state_kind(state: str) -> str:
+    """'ok', 'trouble' (a connection closing or stuck half-way) or 'unknown'."""
+    if state in TROUBLE_STATES:
+        return "trouble"
+    if state.startswith("UNKNOWN") or state == "?":
+        return "unknown"
+    return "ok"
+
+
+def format_table(sockets: Iterable[Socket], colorize: Optional[Callable[[str, str], str]] = None,
+                 ) -> str:
+    """The aligned table, header first, one line per socket.
+
+    ``colorize(kind, text)`` styles a padded cell; kind is "state:ok",
+    "state:trouble", "state:unknown" or "endpoint".  Padding is computed on
+    the plain text, so escape sequences never shift the columns.
+    """
     rows = [HEADER] + table_rows(sockets)
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+    for number, row in enumerate(rows):
+        cells = []
+        for column, (cell, width) in enumerate(zip(row, widths)):
+            padded = cell.ljust(width) if column < len(row) - 1 else cell
+            kind = _COLUMN_KINDS[column]
+            if colorize is not None and number > 0 and kind is not None and cell not in ("-", "*"):
+                if kind == "state":
+                    kind = "state:" + state_kind(cell)
+                padded = colorize(kind, cell) + padded[len(cell):]
+            cells.append(padded)
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
