@@ -1,0 +1,116 @@
+"""holders: dup'd fds of the target, other processes holding the same socket."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gdb_sockets.errors import SocketsError
+from gdb_sockets.holders import Holder, HolderScan, other_holders, same_process_fds
+from gdb_sockets.procfs import FdLink, LocalProc, read_fd_links
+
+
+def test_same_process_fds_groups_fds_by_socket_inode():
+    links = [FdLink(9, "socket:[500]"), FdLink(0, "/dev/null"), FdLink(3, "socket:[500]"),
+             FdLink(4, "socket:[600]"), FdLink(5, "pipe:[500]"), FdLink(7, "socket:[500]")]
+    assert same_process_fds(links) == {500: [3, 7, 9], 600: [4]}
+    assert same_process_fds([]) == {}
+
+
+def make_process(root, pid, comm, fds):
+    base = root / "proc" / str(pid)
+    (base / "fd").mkdir(parents=True)
+    if comm is not None:
+        (base / "comm").write_bytes(comm)
+    for fd, link in fds.items():
+        os.symlink(link, str(base / "fd" / str(fd)))
+
+
+class Denying(LocalProc):
+    """A /proc where some processes' fds are another user's: their fd
+    directory cannot be listed (``dirs``), or it lists but its links cannot
+    be read (``links``; so it is for this machine's pid 1, even as root)."""
+
+    def __init__(self, root, dirs, links):
+        super().__init__(root)
+        self.dirs = dirs
+        self.links = links
+
+    def listdir(self, path):
+        if path in self.dirs:
+            raise PermissionError(13, "Permission denied", path)
+        return super().listdir(path)
+
+    def readlink(self, path):
+        if path.rsplit("/", 1)[0] in self.links:
+            raise PermissionError(13, "Permission denied", path)
+        return super().readlink(path)
+
+
+def test_other_holders_on_a_fake_proc(tmp_path):
+    make_process(tmp_path, 10, b"target\n", {3: "socket:[500]", 4: "socket:[600]"})
+    make_process(tmp_path, 20, b"child\n", {3: "socket:[500]", 8: "socket:[500]",
+                                            9: "socket:[5000]"})
+    make_process(tmp_path, 30, b"my app \xff\n", {0: "/dev/null", 5: "socket:[600]"})
+    make_process(tmp_path, 40, b"other\n", {0: "socket:[700]"})
+    make_process(tmp_path, 50, None, {3: "socket:[500]"})        # exited after its fds were read
+    make_process(tmp_path, 60, b"secret\n", {3: "socket:[500]"})  # another user's
+    make_process(tmp_path, 70, b"secret2\n", {3: "socket:[600]"})  # links unreadable
+    (tmp_path / "proc" / "80").mkdir()                             # exited: no fd dir
+    (tmp_path / "proc" / "self").symlink_to("10")
+    (tmp_path / "proc" / "net").mkdir()
+    reader = Denying(str(tmp_path), {"/proc/60/fd"}, {"/proc/70/fd"})
+    assert other_holders(reader, 10, {500, 600, 900}) == HolderScan(
+        holders={500: [Holder(20, "child", 3), Holder(20, "child", 8)],
+                 600: [Holder(30, "my app \udcff", 5)]},
+        hidden=2)
+    # The target's own fds are never "other" holders.
+    assert other_holders(reader, 20, {500}) == HolderScan({500: [Holder(10, "target", 3)]}, 2)
+    assert other_holders(reader, 10, set()) == HolderScan({}, 0)
+
+
+def test_other_holders_without_proc(tmp_path):
+    with pytest.raises(SocketsError) as info:
+        other_holders(LocalProc(str(tmp_path)), 10, {500})
+    assert str(info.value) == "cannot list /proc: No such file or directory"
+
+
+_CHILD = r"""
+import socket, sys
+with open("/proc/self/comm", "w") as f:
+    f.write("gs-holder")
+socket.socket(fileno=%d).recv(1)
+"""
+
+
+def test_a_real_child_holds_the_same_socket_and_a_dup_is_seen():
+    ours, peer = socket.socketpair()
+    inode = os.fstat(ours.fileno()).st_ino
+    copy = os.dup(ours.fileno())
+    child = subprocess.Popen([sys.executable, "-S", "-c", _CHILD % ours.fileno()],
+                             pass_fds=[ours.fileno()])
+    try:
+        # Ready once it blocks in recvfrom (after it renamed itself).
+        deadline = time.monotonic() + 5
+        while True:
+            with open("/proc/%d/syscall" % child.pid, "rb") as f:
+                if f.read().startswith(b"45 "):
+                    break
+            assert time.monotonic() < deadline, "the child never blocked in recv"
+            time.sleep(0.002)
+        scan = other_holders(LocalProc(), os.getpid(), {inode})
+        assert scan.holders == {inode: [Holder(child.pid, "gs-holder", ours.fileno())]}
+        mine = same_process_fds(read_fd_links(LocalProc(), os.getpid()))
+        assert mine[inode] == sorted([ours.fileno(), copy])
+        assert mine[os.fstat(peer.fileno()).st_ino] == [peer.fileno()]
+        peer.send(b"!")
+        assert child.wait(5) == 0
+    finally:
+        child.kill()
+        child.wait()
+        os.close(copy)
+        ours.close()
+        peer.close()
