@@ -21,8 +21,8 @@ Sets up gdb_sockets (the 'info sockets' and 'sock-shutdown' gdb commands):
 
 Options:
   --test-deps   Also install what the tests need: pytest and pexpect for the
-                python3 on PATH (pip), and gdbserver, iproute2, util-linux
-                and gcc (apt-get), each only if missing.
+                python3 on PATH (pip), and gdbserver, iproute2, util-linux,
+                gcc and golang-go (apt-get), each only if missing.
   --no-gdbinit  Do not touch the gdb init file.
   --uninstall   Remove this repository's source line from the gdb init
                 file(s), nothing else, and exit.
@@ -180,13 +180,14 @@ ensure_test_deps() {
     { have ss && have ip; } || missing+=(iproute2)
     { have unshare && have nsenter; } || missing+=(util-linux)
     if ! command -v gcc >/dev/null 2>&1 || ! cc_works; then missing+=(gcc libc6-dev); fi
+    have go || missing+=(golang-go)
     if [ ${#missing[@]} -gt 0 ]; then
         say "test tools missing: ${missing[*]}"
         need_packages "${missing[@]}"
         cc_works || die "cc still cannot compile a C program" \
             "install a C compiler and libc headers (Debian: apt-get install gcc libc6-dev), then rerun $RERUN"
     fi
-    say "test tools: gdbserver, ss, ip, unshare, nsenter, cc: ok"
+    say "test tools: gdbserver, ss, ip, unshare, nsenter, cc, go: ok"
 }
 
 cc_works() {  # compiles and runs a tiny C program with 'cc'
