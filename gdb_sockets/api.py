@@ -17,17 +17,48 @@ from typing import List, Sequence
 
 import gdb
 
-from . import inferior_call, listing, pidfd, shutdown, syscall_inject, unixdiag
+from . import (annotate, holders, inferior_call, listing, pidfd, shutdown, syscall_inject,
+               unixdiag, waiters)
 from .errors import SocketsError
 from .filters import SocketFilter
 from .model import Socket
 from .target import current_target
 
 
-def list_target_sockets(command: str = "gdb_sockets") -> listing.Listing:
-    """The sockets of the selected inferior, with notes on what is unknown."""
+def list_target_sockets(command: str = "gdb_sockets", holders: bool = False) -> listing.Listing:
+    """The sockets of the selected inferior, with notes on what is unknown.
+
+    Each record's ``extra`` says which threads wait on it (``waiters``) and
+    which other fds of the process name it (``also_fds``); with ``holders``
+    every other process is scanned too (``holders``), which costs a pass
+    over all of /proc.
+    """
     target = current_target(command)
-    return listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
+    result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
+    scan = {s.inode for s in result.sockets} if holders else None
+    return _annotated(target, result, scan)
+
+
+def _annotated(target, result: listing.Listing, scan_inodes) -> listing.Listing:
+    """``result`` with waiters, dups and, for ``scan_inodes``, other holders."""
+    notes = list(result.notes)
+    found_waiters = {}
+    arch = target.inferior.architecture().name()
+    if getattr(target, "remote", False):
+        notes.append("blocked threads are not shown through gdbserver")
+    elif not waiters.known_arch(arch):
+        notes.append("blocked threads are not shown on %s (x86-64 only)" % arch)
+    else:
+        found_waiters = waiters.find_waiters(target.reader, target.pid,
+                                             {s.fd for s in result.sockets}, arch=arch)
+    scan = None
+    if scan_inodes:
+        scan = holders.other_holders(target.reader, target.pid, scan_inodes)
+        if scan.hidden:
+            notes.append("%d process%s could not be read, so other holders may be missing"
+                         % (scan.hidden, "es" if scan.hidden != 1 else ""))
+    sockets = annotate.annotate(result.sockets, found_waiters, scan)
+    return listing.Listing(result.pid, sockets, notes)
 
 
 def _unix_diag_for(target):
@@ -128,7 +159,14 @@ def plan_shutdown(command: str, selection: SocketFilter) -> tuple:
     for fd in sorted(selection.fds or ()):
         shutdown.refuse_unless_socket(command, target.reader, target.pid, fd)
     result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
-    return target, selection.apply(result.sockets)
+    chosen = {s.fd for s in selection.apply(result.sockets)}
+    # Other holders matter before acting: shutdown acts on the socket, for
+    # every process that holds it.  Scan only for the chosen sockets.
+    scan = None
+    if chosen and not getattr(target, "remote", False):
+        scan = {s.inode for s in result.sockets if s.fd in chosen}
+    annotated = _annotated(target, result, scan)
+    return target, [s for s in annotated.sockets if s.fd in chosen]
 
 
 def perform_shutdown(target, chosen: Sequence[Socket], how: int,

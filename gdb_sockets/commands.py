@@ -6,11 +6,11 @@ import sys
 
 import gdb
 
-from . import api, options, render, shutdown
+from . import annotate, api, options, render, shutdown
 from .errors import SocketsError
 from .model import PROTO_NAMES, STATE_NAMES
 
-INFO_SOCKETS_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG)
+INFO_SOCKETS_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG, holders=options.FLAG)
 SOCK_SHUTDOWN_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG,
                              method=options.VALUE, **{"dry-run": options.FLAG})
 
@@ -133,7 +133,7 @@ See also: help sock-shutdown."""
         command = "info sockets"
         parsed = options.parse(command, gdb.string_to_argv(argument), INFO_SOCKETS_OPTIONS)
         selection = options.build_filter(command, parsed, parsed.args)
-        result = api.list_target_sockets(command)
+        result = api.list_target_sockets(command, holders=parsed.flag("holders"))
         shown = selection.apply(result.sockets)
         if parsed.flag("json"):
             gdb.write(render.format_json(shown) + "\n")
@@ -143,7 +143,8 @@ See also: help sock-shutdown."""
         elif not shown:
             gdb.write("No socket of process %d matches.\n" % result.pid)
         else:
-            gdb.write(render.format_table(shown, table_colorizer()) + "\n")
+            notes = [annotate.notes_text(s) for s in shown]
+            gdb.write(render.format_table(shown, table_colorizer(), notes) + "\n")
         for note in result.notes:
             gdb.write("Note: %s.\n" % note)
 
@@ -250,11 +251,14 @@ See also: info sockets."""
                       % (target.pid, "\n".join(plan)))
             return
         listeners = [s for s in chosen if s.state == "LISTEN"]
-        if len(chosen) > 1 or listeners:
+        shared = shutdown.shared_elsewhere(chosen)
+        if len(chosen) > 1 or listeners or shared:
             question = "Shut down %d socket%s of process %d?\n%s\n" % (
                 len(chosen), "s" if len(chosen) > 1 else "", target.pid, "\n".join(plan))
             if listeners:
                 question += "A listening socket accepts no more connections, for good.\n"
+            if shared:
+                question += "Other processes hold the same socket and lose it too.\n"
             if not confirm(question):
                 raise SocketsError("%s: not confirmed; nothing done" % command)
         outcomes = api.perform_shutdown(target, chosen, how, methods[0])

@@ -57,6 +57,11 @@ def call_unsafe_reason() -> Optional[str]:
     """
     if "x86-64" not in gdb.selected_inferior().architecture().name():
         return None
+    with temporary_settings({"language": "c"}):
+        return _probe_vector_write()
+
+
+def _probe_vector_write() -> Optional[str]:
     frame = gdb.newest_frame()
     try:
         value = int(frame.read_register("xmm15")["v4_int32"][0])

@@ -123,21 +123,27 @@ def state_kind(state: str) -> str:
 
 
 def format_table(sockets: Iterable[Socket], colorize: Optional[Callable[[str, str], str]] = None,
-                 ) -> str:
+                 notes: Optional[Sequence[str]] = None) -> str:
     """The aligned table, header first, one line per socket.
 
     ``colorize(kind, text)`` styles a padded cell; kind is "state:ok",
     "state:trouble", "state:unknown" or "endpoint".  Padding is computed on
     the plain text, so escape sequences never shift the columns.
     """
-    rows = [HEADER] + table_rows(sockets)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    header: Sequence[str] = HEADER
+    rows = table_rows(sockets)
+    if notes is not None and any(notes):
+        # Who waits on or shares a socket: a last column, only when there is any.
+        header = HEADER + ("Notes",)
+        rows = [row + (note,) for row, note in zip(rows, notes)]
+    rows = [header] + rows
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for number, row in enumerate(rows):
         cells = []
         for column, (cell, width) in enumerate(zip(row, widths)):
             padded = cell.ljust(width) if column < len(row) - 1 else cell
-            kind = _COLUMN_KINDS[column]
+            kind = _COLUMN_KINDS[column] if column < len(_COLUMN_KINDS) else None
             if colorize is not None and number > 0 and kind is not None and cell not in ("-", "*"):
                 if kind == "state":
                     kind = "state:" + state_kind(cell)

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 from . import procfs
 from .errors import SocketsError
 from .model import Socket
+from .annotate import holder_text, waiter_text
 from .render import escape, format_endpoint
 
 # shutdown(2)'s "how", by the word the user types.
@@ -127,14 +128,40 @@ def report(outcome: Outcome) -> List[str]:
 
 def _what_next(outcome: Outcome) -> str:
     fd = outcome.fd
+    waiting = [waiter_text(w) for w in outcome.before.extra.get("waiters", [])]
     if outcome.before.state == "LISTEN":
-        return "fd %d accepts no more connections (accept() fails with EINVAL)" % fd
-    if outcome.how == 1:
+        text = "fd %d accepts no more connections (accept() fails with EINVAL)" % fd
+    elif outcome.how == 1:
         return "the peer reads end-of-file; reads on fd %d still work" % fd
-    return "a reader blocked on fd %d wakes when the process resumes" % fd
+    else:
+        text = "a reader blocked on fd %d wakes when the process resumes" % fd
+    if waiting:
+        text += "; waiting now: " + ", ".join(waiting)
+    return text
+
+
+def holder_lines(sock: Socket) -> List[str]:
+    """Who else is affected: shutdown acts on the socket, not on one fd."""
+    lines = []
+    if sock.extra.get("also_fds"):
+        lines.append("    also fd %s of this process (the same socket)"
+                     % ",".join(str(fd) for fd in sock.extra["also_fds"]))
+    lines.extend("    also open in %s: it is shut down there too" % holder_text(h)
+                 for h in sock.extra.get("holders", []))
+    return lines
 
 
 def plan_lines(targets: Sequence[Socket], how: int) -> List[str]:
-    """What would be shut down, one line per socket (for confirm and -dry-run)."""
-    return ["  fd %d: %s %s -> shutdown(%d, %s)" % (
-        s.fd, describe_socket(s), s.state, s.fd, HOW_NAMES[how]) for s in targets]
+    """What would be shut down, a line per socket and who else it touches
+    (for the confirmation and -dry-run)."""
+    lines = []
+    for s in targets:
+        lines.append("  fd %d: %s %s -> shutdown(%d, %s)" % (
+            s.fd, describe_socket(s), s.state, s.fd, HOW_NAMES[how]))
+        lines.extend(holder_lines(s))
+    return lines
+
+
+def shared_elsewhere(targets: Sequence[Socket]) -> bool:
+    """True when another process holds one of these sockets."""
+    return any(s.extra.get("holders") for s in targets)

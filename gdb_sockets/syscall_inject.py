@@ -29,6 +29,13 @@ ARGUMENT_REGISTERS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 SAVED_REGISTERS = ("rax", "rcx", "r11") + ARGUMENT_REGISTERS + ("eflags",)
 
 
+# gdb 13 prints the stop location of a stepi even under to_string=True; the
+# user would see a frame line for a step they did not ask for.  'set $REG = N'
+# is an expression: in Ada or Pascal '=' compares, so the language is C.
+STEP_SETTINGS = dict(HOLD_OTHER_THREADS, language="c",
+                     **{"suppress-cli-notifications": "on"})
+
+
 def unsupported_reason() -> Optional[str]:
     """Why this method cannot run on the selected inferior, or None."""
     arch = gdb.selected_inferior().architecture().name()
@@ -86,7 +93,7 @@ def inject(number: int, args: Sequence[int]) -> int:
     if reason:
         raise SocketsError("sock-shutdown: " + reason + "; use -method pidfd")
     inferior = gdb.selected_inferior()
-    with temporary_settings(HOLD_OTHER_THREADS), _innermost_frame_selected() as frame:
+    with temporary_settings(STEP_SETTINGS), _innermost_frame_selected() as frame:
         saved = {name: _read(frame, name) for name in SAVED_REGISTERS}
         pc = _read(frame, "rip")
         orig_rax = _read(frame, "orig_rax")
