@@ -253,12 +253,13 @@ See also: info sockets."""
         listeners = [s for s in chosen if s.state == "LISTEN"]
         shared = shutdown.shared_elsewhere(chosen)
         if len(chosen) > 1 or listeners or shared:
-            question = "Shut down %d socket%s of process %d?\n%s\n" % (
-                len(chosen), "s" if len(chosen) > 1 else "", target.pid, "\n".join(plan))
+            # Said whether or not confirmation is on: what else this touches.
+            gdb.write("About to shut down in process %d:\n%s\n" % (target.pid, "\n".join(plan)))
             if listeners:
-                question += "A listening socket accepts no more connections, for good.\n"
+                gdb.write("A listening socket accepts no more connections, for good.\n")
             if shared:
-                question += "Other processes hold the same socket and lose it too.\n"
+                gdb.write("Other processes hold the same socket and lose it too.\n")
+            question = "Shut down %d socket%s? " % (len(chosen), "s" if len(chosen) > 1 else "")
             if not confirm(question):
                 raise SocketsError("%s: not confirmed; nothing done" % command)
         outcomes = api.perform_shutdown(target, chosen, how, methods[0])
