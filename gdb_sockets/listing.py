@@ -1,15 +1,28 @@
 """Join a process's socket fds with the kernel's tables: one record per fd.
 
-The cost follows the target: only the tables of protocols the target holds
-are read (the kernel names each socket's protocol through the
-``system.sockprotoname`` attribute of its fd link), and rows of other
-inodes are skipped before they are decoded.
+The cost follows the target, not the host.  The kernel names each
+socket's protocol through the ``system.sockprotoname`` attribute of its fd
+link, and then, per protocol:
+
+- the table path reads /proc/PID/net/<table> of those protocols only,
+  skipping rows of other inodes before they are decoded.  It is what a
+  remote target gets (gdbserver reads the files), and the fallback
+  whenever the faster ways cannot run;
+- for a process on gdb's own host, TCP, UDP and UNIX sockets come from
+  sock_diag instead (diagpath.py): exact lookups of the target's own
+  sockets, or one dump of the namespace when the target holds a good share
+  of it.  Packet, netlink, raw, ping and UDP-Lite tables are small and are
+  read.
+
+Every path gives the same records (tests/gdb/test_listing_paths.py).
 """
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from . import procfs, procnet
 from .model import (PROTO_NAMES, Socket, UnixAddress, UnixPeer,
@@ -19,6 +32,12 @@ from .unixdiag import DiagUnavailable, name_to_path
 # Protocols whose sockets are always in their table once they exist; for
 # the others, absence from the table means "never bound or connected".
 _ALWAYS_LISTED = {"unix", "packet", "netlink", "raw", "raw6"}
+
+# "auto" chooses per protocol (diagpath); "table" reads /proc/PID/net only;
+# "exact" and "dump" force one sock_diag way (tests and bench/scale.py).
+STRATEGIES = ("auto", "table", "exact", "dump")
+# The strategy list_sockets uses when none is given.
+STRATEGY = "auto"
 
 
 @dataclass
@@ -33,29 +52,70 @@ class Listing:
 UnixDiagQuery = Callable[[int, Iterable[int]], Dict[int, object]]
 
 
-def list_sockets(reader, pid: int, unix_diag: Optional[UnixDiagQuery] = None) -> Listing:
+def list_sockets(reader, pid: int, unix_diag: Optional[UnixDiagQuery] = None,
+                 strategy: Optional[str] = None) -> Listing:
     """Every socket fd of ``pid``, sorted by fd.
 
     ``unix_diag(pid, inodes)`` returns sock_diag records for UNIX peers and
     queues; None (or its failure) leaves them unknown, with a note saying so.
+    Without it, sock_diag is not used at all (a remote target).
+    ``strategy`` is one of STRATEGIES (default: the module's STRATEGY).
     """
-    links = [link for link in procfs.read_fd_links(reader, pid)
-             if link.socket_inode is not None]
+    strategy = strategy or STRATEGY
+    if strategy not in STRATEGIES:
+        raise ValueError("unknown listing strategy %r" % (strategy,))
+    with _no_gc():
+        return _list(reader, pid, unix_diag, strategy)
+
+
+@contextmanager
+def _no_gc():
+    """No cyclic garbage collection while the records are built.
+
+    The records hold no cycles, but building tens of thousands of them
+    triggers collections that scan every object gdb holds: a third of the
+    time for a 20k-socket target.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _list(reader, pid: int, unix_diag, strategy: str) -> Listing:
+    local = _on_this_host(reader) and unix_diag is not None
+    fds = got = None
+    if local and strategy != "table":
+        fds, got = _by_diag(reader, pid, strategy)
+    if fds is None:
+        fds = _socket_fds(reader, pid, _on_this_host(reader))
+
     notes: List[str] = []
-    protos: Dict[int, Optional[str]] = {}
-    for link in links:
-        kernel_name = procfs.socket_protocol(reader, pid, link.fd)
-        protos[link.fd] = proto_from_kernel_name(kernel_name) if kernel_name else None
-
-    if any(p is None for p in protos.values()):
-        # The kernel did not name every protocol: read every table.
-        wanted_protos = set(PROTO_NAMES)
+    rows: Dict[int, Socket] = {}
+    tableless: Set[int] = set()
+    if got is not None:
+        rows.update(got.rows)
+        tableless = got.tableless
+        protos = got.protos
+        wanted_protos = set(protos.values()) - got.served
     else:
-        wanted_protos = set(protos.values())
-    inodes = {link.socket_inode for link in links}
-    rows = _read_rows(reader, pid, wanted_protos, inodes)
+        protos = {fd: _protocol(reader, pid, fd) for fd, _inode in fds}
+        if any(p is None for p in protos.values()):
+            # The kernel did not name every protocol: read every table.
+            wanted_protos = set(PROTO_NAMES)
+        else:
+            wanted_protos = set(protos.values())
+    inodes = {inode for _fd, inode in fds}
 
-    unix_inodes = {ino for ino, row in rows.items() if row.proto == "unix"}
+    table_rows = _read_rows(reader, pid, wanted_protos, inodes)
+    if local:
+        _fill_listener_backlog(pid, table_rows)
+    rows.update(table_rows)
+
+    unix_inodes = {ino for ino, row in table_rows.items() if row.proto == "unix"}
     diag = {}
     if unix_inodes:
         diag, note = _query_unix(pid, unix_inodes, unix_diag)
@@ -63,15 +123,93 @@ def list_sockets(reader, pid: int, unix_diag: Optional[UnixDiagQuery] = None) ->
             notes.append(note)
 
     sockets = []
-    for link in links:
-        row = rows.get(link.socket_inode)
-        if row is None:
-            sockets.append(_tableless(link, protos[link.fd]))
+    for fd, inode in fds:
+        row = rows.get(inode)
+        if row is None or inode in tableless:
+            sockets.append(_tableless(fd, inode, protos[fd]))
             continue
         if row.proto == "unix" and row.inode in diag:
             row = _with_unix_diag(row, diag, rows)
-        sockets.append(replace(row, fd=link.fd))
+        sockets.append(row if row.fd == fd else replace(row, fd=fd))
     return Listing(pid, sockets, notes)
+
+
+def _on_this_host(reader) -> bool:
+    """True when ``reader`` reads the real /proc of gdb's own host."""
+    return (isinstance(reader, procfs.LocalProc) and not reader.root
+            and not getattr(reader, "remote", False))
+
+
+def _protocol(reader, pid: int, fd: int) -> Optional[str]:
+    kernel_name = procfs.socket_protocol(reader, pid, fd)
+    return proto_from_kernel_name(kernel_name) if kernel_name else None
+
+
+def _socket_fds(reader, pid: int, on_this_host: bool) -> List[Tuple[int, int]]:
+    """(fd, inode) of every socket fd, sorted by fd."""
+    if on_this_host:
+        from . import sockfd
+        try:
+            return sockfd.socket_fds(pid)
+        except OSError:
+            pass  # procfs says what went wrong, in the user's words
+    return [(link.fd, link.socket_inode) for link in procfs.read_fd_links(reader, pid)
+            if link.socket_inode is not None]
+
+
+def _by_diag(reader, pid: int, strategy: str):
+    """(fds, diagpath.Collected) from sock_diag; (fds, None) when it cannot
+    answer for this process; (None, None) when /proc/PID/fd could not be
+    read (procfs then says why).
+    """
+    # Imported here: these modules are for local targets only (ctypes,
+    # netlink, threads).
+    from . import diagpath, sockfd
+    try:
+        fd_dir = sockfd.FdDir(pid)
+    except OSError:
+        return None, None
+    prefetch = None
+    try:
+        names = fd_dir.names()
+        # Dumps that pay for themselves start now, in the kernel, while
+        # the fd links are read.
+        dumps = diagpath.prefetch_protocols(pid, len(names), strategy)
+        if dumps:
+            prefetch = diagpath.Prefetch(pid, dumps)
+        fds = fd_dir.sockets(names)
+        try:
+            return fds, diagpath.collect(pid, fds, lambda fd: _protocol(reader, pid, fd),
+                                         strategy, prefetch)
+        except diagpath.Unavailable:
+            return fds, None
+    except OSError:
+        return None, None
+    finally:
+        fd_dir.close()
+        if prefetch is not None:
+            prefetch.close()
+
+
+def _fill_listener_backlog(pid: int, rows: Dict[int, Socket]) -> None:
+    """A TCP listener's Send-Q is its backlog, as ss and sock_diag say.
+
+    /proc/PID/net/tcp does not print it; sock_diag does, so the table path
+    asks it for the listeners it found, and leaves None where it cannot.
+    """
+    listeners = [row for row in rows.values()
+                 if row.proto in ("tcp", "tcp6") and row.state == "LISTEN" and row.send_q is None]
+    if not listeners:
+        return
+    from . import diagpath
+    try:
+        backlogs = diagpath.listener_backlogs(
+            pid, [(row.inode, row.proto, row.local.address, row.local.port) for row in listeners])
+    except diagpath.Unavailable:
+        return
+    for row in listeners:
+        if row.inode in backlogs:
+            rows[row.inode] = replace(row, send_q=backlogs[row.inode])
 
 
 def _read_rows(reader, pid: int, protos, inodes) -> Dict[int, Socket]:
@@ -119,7 +257,7 @@ def _with_unix_diag(row: Socket, diag, rows) -> Socket:
     )
 
 
-def _tableless(link: procfs.FdLink, proto: Optional[str]) -> Socket:
+def _tableless(fd: int, inode: int, proto: Optional[str]) -> Socket:
     """A socket in no kernel table: its protocol is all the kernel tells.
 
     A TCP or UDP socket is missing from its table until it is bound or
@@ -130,7 +268,7 @@ def _tableless(link: procfs.FdLink, proto: Optional[str]) -> Socket:
         proto = "unknown"
     state = "UNCONN" if proto not in _ALWAYS_LISTED else "?"
     local = UnixAddress(None) if proto == "unix" else None
-    return Socket(fd=link.fd, inode=link.socket_inode, proto=proto, state=state,
+    return Socket(fd=fd, inode=inode, proto=proto, state=state,
                   local=local, in_table=False)
 
 

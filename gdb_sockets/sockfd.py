@@ -1,0 +1,231 @@
+"""A process's socket fds seen from gdb's own process, on gdb's own host.
+
+``FdDir`` reads fd -> socket inode from /proc/PID/fd, reading the links
+relative to the open directory (about 2 us a fd, most of it in the
+kernel's readlink of a /proc fd link).
+
+``FdCopies`` copies socket fds of the target into gdb with pidfd_getfd(2)
+(Linux >= 5.6, the same rights as ptrace attach), so that the kernel can
+be asked about each one directly: getsockname, getpeername, TCP_INFO.
+Every copy is checked to be the socket the listing saw (same inode) and
+every copy is closed, whatever happens.  Nothing is done *to* the socket:
+the copies are only read from, except for what receiving an fd does by
+itself (see ``copies_are_harmless``).
+
+No gdb here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as errno_module
+import os
+import socket
+import stat
+import struct
+from typing import List, NamedTuple, Optional, Tuple
+
+SYS_PIDFD_GETFD = 438  # the same number on every architecture
+SO_BINDTOIFINDEX = 62  # Linux >= 5.7
+SO_NETNS_COOKIE = 71  # Linux >= 5.14
+TCP_INFO = 11
+TCP_CLOSE = 7
+
+_SOCKET_PREFIX = "socket:["
+
+
+class FdDir:
+    """/proc/PID/fd of one process, open: its fd names, then its socket fds.
+
+    Two steps so that other work (a sock_diag dump) can start once the
+    number of fds is known.  Raises OSError as the kernel reports it (the
+    caller turns it into a message: permission, process gone).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self._fd = os.open("/proc/%d/fd" % pid, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def names(self) -> List[str]:
+        return os.listdir(self._fd)
+
+    def sockets(self, names: List[str]) -> List[Tuple[int, int]]:
+        """(fd, inode) of the socket fds among ``names``, sorted by fd."""
+        out = []
+        readlink, fd_dir = os.readlink, self._fd
+        for name in names:
+            try:
+                link = readlink(name, dir_fd=fd_dir)
+            except FileNotFoundError:
+                continue  # closed since the directory was read
+            if link.startswith(_SOCKET_PREFIX):
+                out.append((int(name), int(link[8:-1])))
+        out.sort()
+        return out
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "FdDir":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def socket_fds(pid: int) -> List[Tuple[int, int]]:
+    """(fd, inode) of every socket fd of ``pid``, sorted by fd (OSError as FdDir)."""
+    with FdDir(pid) as fd_dir:
+        return fd_dir.sockets(fd_dir.names())
+
+
+def copies_are_harmless(cgroup_file: str = "/proc/self/cgroup") -> bool:
+    """False where receiving a copy of a socket would change the socket.
+
+    pidfd_getfd, like receiving an fd over a UNIX socket, sets the
+    socket's cgroup-v1 net_cls class id and net_prio index to those of
+    the receiver (net/core/sock.c __receive_sock).  With those controllers
+    mounted, the target's traffic could be classified as gdb's: no copies.
+    """
+    try:
+        with open(cgroup_file, "rb") as f:
+            text = f.read()
+    except OSError:
+        return False
+    for line in text.split(b"\n"):
+        parts = line.split(b":", 2)
+        if len(parts) == 3 and (b"net_cls" in parts[1].split(b",")
+                                or b"net_prio" in parts[1].split(b",")):
+            return False
+    return True
+
+
+class CopyUnavailable(Exception):
+    """Socket fds of this process cannot be copied into gdb (why in the message)."""
+
+
+class Endpoints(NamedTuple):
+    """A socket's family and addresses: raw address bytes (4 or 16), ports."""
+
+    family: int
+    local: bytes
+    local_port: int
+    peer: bytes
+    peer_port: int
+
+
+_libc = None
+
+
+def _c():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+_SOCKADDR_SIZE = 128
+_FAMILY_PORT = struct.Struct("=H2s")
+_PORT = struct.Struct("!H")
+
+
+def _sockaddr(buf, length: int) -> Tuple[int, bytes, int]:
+    raw = buf.raw
+    family = _FAMILY_PORT.unpack_from(raw)[0]
+    port = _PORT.unpack_from(raw, 2)[0]
+    if family == socket.AF_INET and length >= 8:
+        return family, raw[4:8], port
+    if family == socket.AF_INET6 and length >= 24:
+        return family, raw[8:24], port
+    return family, b"", port
+
+
+class FdCopies:
+    """pidfd_getfd copies of some of a process's fds; ``close`` closes them all.
+
+    Use as a context manager.  Raises CopyUnavailable when copies cannot
+    or should not be made (no pidfd_getfd, no permission, cgroup v1
+    net_cls/net_prio in use).
+    """
+
+    def __init__(self, pid: int) -> None:
+        if not copies_are_harmless():
+            raise CopyUnavailable("cgroup v1 net_cls/net_prio is in use: a copy would "
+                                  "re-classify the socket")
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError) as e:
+            raise CopyUnavailable("pidfd_open: %s" % (getattr(e, "strerror", None) or e)) from None
+        self._copies: List[int] = []
+        libc = _c()
+        self._syscall = libc.syscall
+        self._getsockname = libc.getsockname
+        self._getpeername = libc.getpeername
+        self._getsockopt = libc.getsockopt
+        self._buf = ctypes.create_string_buffer(_SOCKADDR_SIZE)
+        self._len = ctypes.c_uint32()
+
+    def copy(self, fd: int, inode: int) -> Optional[int]:
+        """A copy of the target's ``fd`` if it still is socket ``inode``, else None."""
+        copy = self._syscall(SYS_PIDFD_GETFD, self._pidfd, fd, 0)
+        if copy < 0:
+            code = ctypes.get_errno()
+            if code == errno_module.EBADF:
+                return None  # closed since it was listed
+            raise CopyUnavailable("pidfd_getfd: %s" % os.strerror(code))
+        self._copies.append(copy)
+        st = os.fstat(copy)
+        if st.st_ino != inode or not stat.S_ISSOCK(st.st_mode):
+            return None  # the fd now names another file
+        return copy
+
+    def endpoints(self, copy: int) -> Optional[Endpoints]:
+        """getsockname and getpeername of a copy (peer zero when not connected)."""
+        size = self._len
+        size.value = _SOCKADDR_SIZE
+        if self._getsockname(copy, self._buf, ctypes.byref(size)) != 0:
+            return None
+        family, local, local_port = _sockaddr(self._buf, size.value)
+        size.value = _SOCKADDR_SIZE
+        if self._getpeername(copy, self._buf, ctypes.byref(size)) == 0:
+            _family, peer, peer_port = _sockaddr(self._buf, size.value)
+        else:
+            peer, peer_port = bytes(len(local)), 0
+        return Endpoints(family, local, local_port, peer, peer_port)
+
+    def _int_option(self, copy: int, level: int, name: int, size: int = 4) -> Optional[bytes]:
+        buf = ctypes.create_string_buffer(size)
+        length = ctypes.c_uint32(size)
+        if self._getsockopt(copy, level, name, buf, ctypes.byref(length)) != 0:
+            return None
+        return buf.raw[:length.value]
+
+    def bound_ifindex(self, copy: int) -> Optional[int]:
+        """The interface the socket is bound to (0: none); None if unknown."""
+        raw = self._int_option(copy, socket.SOL_SOCKET, SO_BINDTOIFINDEX)
+        return struct.unpack("=i", raw)[0] if raw and len(raw) == 4 else None
+
+    def netns_cookie(self, copy: int) -> Optional[int]:
+        """The cookie of the network namespace the socket lives in (None: unknown)."""
+        raw = self._int_option(copy, socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
+        return struct.unpack("=Q", raw)[0] if raw and len(raw) == 8 else None
+
+    def tcp_state(self, copy: int) -> Optional[int]:
+        """The TCP state number (tcpi_state), None if the kernel does not say."""
+        raw = self._int_option(copy, socket.IPPROTO_TCP, TCP_INFO, 8)
+        return raw[0] if raw else None
+
+    def close(self) -> None:
+        copies, self._copies = self._copies, []
+        for copy in copies:
+            os.close(copy)
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def __enter__(self) -> "FdCopies":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
