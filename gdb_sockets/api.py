@@ -93,12 +93,12 @@ def _choose_method(target):
     if getattr(target, "remote", False):
         _refuse_unavailable(target, "syscall")
         return "syscall", []
-    if inferior_call.libc_shutdown_addresses(target.pid, target.reader) is None:
-        why = "the process has no shared libc shutdown()"
-    else:
-        why = inferior_call.call_unsafe_reason()
-        if why is None:
+    # The register probe is cheap; reading libc's symbols is not (~6 ms).
+    why = inferior_call.call_unsafe_reason()
+    if why is None:
+        if inferior_call.libc_shutdown_addresses(target.pid, target.reader) is not None:
             return "call", []
+        why = "the process has no shared libc shutdown()"
     if syscall_inject.unsupported_reason() is None:
         return "syscall", ["libc's shutdown was not called because %s" % why]
     return "pidfd", ["libc's shutdown was not called because %s, and %s" % (
@@ -150,12 +150,16 @@ def check_can_call(command: str) -> None:
                            "'interrupt')" % (command, thread.num))
 
 
-def plan_shutdown(command: str, selection: SocketFilter) -> tuple:
+def plan_shutdown(command: str, selection: SocketFilter, method: str = "auto") -> tuple:
     """Check the request and pick the sockets: (target, sockets), touching nothing.
 
-    Explicit fds must each be an open socket; filters may match nothing.
+    Explicit fds must each be an open socket; filters may match nothing; an
+    explicitly chosen method that cannot run here is refused first, before
+    the tables are read with the process stopped.
     """
     target = current_target(command)
+    if method != "auto":
+        _refuse_unavailable(target, method)
     for fd in sorted(selection.fds or ()):
         shutdown.refuse_unless_socket(command, target.reader, target.pid, fd)
     result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))

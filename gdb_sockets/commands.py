@@ -241,7 +241,7 @@ See also: info sockets."""
             raise SocketsError("%s: which socket? give an fd (see 'info sockets') or a "
                                "filter such as -state close-wait; usage: sock-shutdown FD "
                                "[read|write|both]" % command)
-        target, chosen = api.plan_shutdown(command, selection)
+        target, chosen = api.plan_shutdown(command, selection, methods[0])
         if not chosen:
             gdb.write("No socket of process %d matches; nothing done.\n" % target.pid)
             return

@@ -14,6 +14,10 @@ from typing import Optional
 from . import elf, procfs
 from .errors import SocketsError
 
+# Symbol offsets by (pid, load address, path, name): a process keeps its
+# libc mapping for life, and reading libc's symbols costs milliseconds.
+_OFFSETS: dict = {}
+
 _LIBC = re.compile(r"/libc(\.so\.6|-[0-9.]+\.so)$")
 
 
@@ -36,13 +40,16 @@ def libc_function(reader, pid: int, name: str) -> Optional[int]:
     mapping = libc_mapping(reader, pid)
     if mapping is None:
         return None
-    path = "/proc/%d/root%s" % (pid, mapping.path)
-    try:
-        data = reader.read(path)
-    except OSError as e:
-        raise SocketsError("cannot read the target's libc (%s): %s"
-                           % (path, e.strerror or e)) from None
-    offset = elf.dynamic_symbol(io.BytesIO(data), name)
+    key = (pid, mapping.start, mapping.path, name)
+    if key not in _OFFSETS:
+        path = "/proc/%d/root%s" % (pid, mapping.path)
+        try:
+            data = reader.read(path)
+        except OSError as e:
+            raise SocketsError("cannot read the target's libc (%s): %s"
+                               % (path, e.strerror or e)) from None
+        _OFFSETS[key] = elf.dynamic_symbol(io.BytesIO(data), name)
+    offset = _OFFSETS[key]
     if offset is None:
         return None
     return mapping.start + offset
