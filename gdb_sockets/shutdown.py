@@ -84,6 +84,8 @@ class Outcome:
 
 def describe_socket(sock: Socket) -> str:
     """'tcp 127.0.0.1:41796 -> 127.0.0.1:8080' (or just the local end)."""
+    if not sock.in_table:
+        return "%s (in no kernel table: unbound, or already shut and closed)" % sock.proto
     local = format_endpoint(sock.local)
     peer = sock.peer
     if peer is None or format_endpoint(peer) in ("*", "*:*", "?", "-"):
