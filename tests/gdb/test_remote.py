@@ -36,7 +36,7 @@ if harness.REPO_DIR not in sys.path:
 
 from gdb_sockets import listing, procfs, remote  # noqa: E402  (pure modules)
 
-pytestmark = pytest.mark.skipif(
+needs_gdbserver = pytest.mark.skipif(
     not any(os.access(os.path.join(d, "gdbserver"), os.X_OK)
             for d in os.environ.get("PATH", "").split(os.pathsep)),
     reason="gdbserver is not installed (install.sh --test-deps)")
@@ -331,6 +331,7 @@ def check_against_target(entries, target):
     assert {e["fd"]: e["inode"] for e in entries} == {fds[n]: inodes[n] for n in fds}
 
 
+@needs_gdbserver
 @pytest.mark.parametrize("fd_table", ["probe", "osdata"])
 def test_listing_matches_local_attach(survivor, targets, gdbservers, fd_table):
     args = ["--high-fd", "1500"] if fd_table == "osdata" else []
@@ -373,6 +374,7 @@ def test_listing_matches_local_attach(survivor, targets, gdbservers, fd_table):
     assert target.alive()
 
 
+@needs_gdbserver
 def test_sock_shutdown_wakes_reader_and_target_lives_on(survivor, targets, gdbservers):
     target = targets([survivor, "--threads", "2"], netns=True)
     client = target.info["fds"]["client"]
@@ -387,6 +389,7 @@ def test_sock_shutdown_wakes_reader_and_target_lives_on(survivor, targets, gdbse
     assert_keeps_living(target)
 
 
+@needs_gdbserver
 def test_pidfd_and_call_are_refused_and_nothing_is_touched(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     client = target.info["fds"]["client"]
@@ -407,6 +410,7 @@ def test_pidfd_and_call_are_refused_and_nothing_is_touched(survivor, targets, gd
     assert rows[target.info["inodes"]["client"]]["state"] == "ESTAB"
 
 
+@needs_gdbserver
 def test_extended_remote_attach(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     client = target.info["fds"]["client"]
@@ -424,6 +428,7 @@ def test_extended_remote_attach(survivor, targets, gdbservers):
     assert_keeps_living(target)
 
 
+@needs_gdbserver
 def test_pid_namespace_and_mount_namespace(survivor, targets, gdbservers):
     """A process in a container (own pid, mount and net namespaces, own /proc),
     gdbserver outside it.  gdb reads the program's files in the container's
@@ -441,6 +446,7 @@ def test_pid_namespace_and_mount_namespace(survivor, targets, gdbservers):
     check_against_target(json_from(result.out), target)
 
 
+@needs_gdbserver
 def test_made_up_pid_without_multiprocess_extensions(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     server = attached(gdbservers, target.pid)
@@ -452,6 +458,7 @@ def test_made_up_pid_without_multiprocess_extensions(survivor, targets, gdbserve
     check_against_target(json_from(result.out), target)
 
 
+@needs_gdbserver
 def test_process_killed_while_stopped(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     server = attached(gdbservers, target.pid)
