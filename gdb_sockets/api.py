@@ -34,6 +34,9 @@ def list_target_sockets(command: str = "gdb_sockets", holders: bool = False) -> 
     over all of /proc.
     """
     target = current_target(command)
+    if holders and getattr(target, "remote", False):
+        raise SocketsError("%s: -holders needs a list of every process's fds, which the "
+                           "remote protocol cannot give; run gdb on the target's host" % command)
     result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
     scan = {s.inode for s in result.sockets} if holders else None
     return _annotated(target, result, scan)

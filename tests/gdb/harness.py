@@ -183,7 +183,8 @@ class Target:
         self.pid = self.popen.pid
         _running.add(self)
         threading.Thread(target=self._pump_stdout, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
+        self._stderr_pump = threading.Thread(target=self._pump_stderr, daemon=True)
+        self._stderr_pump.start()
         try:
             self._wait_ready(ready, timeout)
         except BaseException:
@@ -215,6 +216,7 @@ class Target:
                                      self.stderr())) from None
             if line is _EOF:
                 rc = self.popen.wait(timeout=5)
+                self._stderr_pump.join(timeout=5)  # all of stderr, for the message
                 raise TargetError("%s exited (rc %s) before %r; stdout %r, stderr %r"
                                   % (self.argv, rc, ready, self.preamble, self.stderr()))
             if line.startswith(ready):

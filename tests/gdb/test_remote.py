@@ -468,3 +468,13 @@ def test_process_killed_while_stopped(survivor, targets, gdbservers):
     assert result.rc == 1, result
     no_traceback(result)
     assert "info sockets: process %d has exited" % target.pid in result.err
+
+
+@needs_gdbserver
+def test_holders_is_refused_through_gdbserver(survivor, targets, gdbservers):
+    target = targets([survivor], netns=True)
+    server = attached(gdbservers, target.pid)
+    result = remote_gdb(server, "info sockets -holders")
+    assert result.rc == 1, result
+    no_traceback(result)
+    assert "info sockets: -holders needs a list of every process's fds" in result.err
