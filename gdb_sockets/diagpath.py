@@ -9,9 +9,9 @@ Here the cost follows the target, in one of two ways per protocol:
   that one socket by its 4-tuple (UNIX: by inode, no copy needed).  The
   answer must carry the fd's inode; anything else (a SO_REUSEPORT group
   answering with a sibling, a socket bound to a device) is settled by a
-  dump.  About 10 us a target socket, whatever the host holds.
+  dump.  About 14 us a target socket, whatever the host holds.
 - ``dump``: one sock_diag dump of the protocol in the namespace; rows of
-  other inodes are skipped unread.  About 1-1.5 us a socket of the
+  other inodes are skipped unread.  About 1.4 us a socket of the
   namespace.  For a target that holds a good share of the namespace the
   dumps start before its fds are even read (``Prefetch``, a thread: the
   kernel fills the dump while gdb reads /proc/PID/fd), and a socket a dump
@@ -62,8 +62,8 @@ _COUNT_NAMES = {"tcp": ("TCP",), "tcp6": ("TCPv6",), "udp": ("UDP",), "udp6": ("
 # Costs in microseconds on this project's 2-core test machine
 # (bench/README_scale.md): per target socket on the exact path, per socket
 # of the namespace in a dump, per fd for its protocol name (an xattr).
-EXACT_COST = {"inet": 10.0, "unix": 4.0}
-DUMP_COST = 1.3
+EXACT_COST = {"inet": 14.0, "unix": 5.0}
+DUMP_COST = 1.4
 XATTR_COST = 2.5
 # Up to this many sockets of a protocol, the exact path without looking
 # at the namespace; below this many fds, no dump before the protocols.
@@ -336,25 +336,38 @@ Left = Dict[str, Dict[int, Tuple[int, bool]]]
 
 
 def _inet_exact(channel: DiagChannel, copies: FdCopies, groups: Members, out: Collected) -> Left:
+    """Exact lookups, a batch of sockets at a time: gdb never holds more
+    than a batch of copies open (its own RLIMIT_NOFILE)."""
     left: Left = {}
+    here = channel.netns_cookie()
+    items = [(proto, inode, fd) for proto, inodes in groups.items()
+             for inode, fd in inodes.items()]
+    for start in range(0, len(items), sockdiag.BATCH):
+        try:
+            _exact_batch(channel, copies, items[start:start + sockdiag.BATCH], here, out, left)
+        finally:
+            copies.release()
+    return left
+
+
+def _exact_batch(channel: DiagChannel, copies: FdCopies, items, here: Optional[int],
+                 out: Collected, left: Left) -> None:
     asked: List[Tuple[str, int, int, int, InetQuery]] = []
-    for proto, inodes in groups.items():
+    for proto, inode, fd in items:
         family, protocol = INET[proto]
-        for inode, fd in inodes.items():
-            copy = copies.copy(fd, inode)
-            ends = copies.endpoints(copy) if copy is not None else None
-            if ends is None or ends.family != family:
-                left.setdefault(proto, {})[inode] = (fd, False)
-            elif ends.local_port == 0:
-                # Never bound nor connected: TCP and UDP hash a socket
-                # under its port, so it is in no table.
-                out.tableless.add(inode)
-            else:
-                asked.append((proto, inode, fd, copy, InetQuery(
-                    family, protocol, ends.local, ends.local_port, ends.peer, ends.peer_port)))
+        copy = copies.copy(fd, inode)
+        ends = copies.endpoints(copy) if copy is not None else None
+        if ends is None or ends.family != family:
+            left.setdefault(proto, {})[inode] = (fd, False)
+        elif ends.local_port == 0:
+            # Never bound nor connected: TCP and UDP hash a socket under
+            # its port, so it is in no table.
+            out.tableless.add(inode)
+        else:
+            asked.append((proto, inode, fd, copy, InetQuery(
+                family, protocol, ends.local, ends.local_port, ends.peer, ends.peer_port)))
 
     again = []
-    here = channel.netns_cookie() if asked else None
     for item, answer in zip(asked, channel.inet_exact([a[4] for a in asked])):
         proto, inode, fd, copy, query = item
         if isinstance(answer, InetRecord) and answer.inode == inode:
@@ -383,7 +396,6 @@ def _inet_exact(channel: DiagChannel, copies: FdCopies, groups: Members, out: Co
             out.rows[inode] = _inet_socket(fd, proto, answer)
         else:
             left.setdefault(proto, {})[inode] = (fd, query.peer_port == 0)
-    return left
 
 
 def _settle(channel: DiagChannel, left: Left, out: Collected) -> None:
@@ -450,6 +462,10 @@ def _inet_socket(fd: int, proto: str, record: InetRecord) -> Socket:
 # _inet_socket, built with less Python per socket.
 
 
+# The defaults the fast factory starts from (None: Socket(...) is used).
+_FAST_DEFAULTS: Optional[dict] = None
+
+
 def _fast_socket_factory():
     """A function building Socket records ~3x faster than Socket(...).
 
@@ -466,6 +482,8 @@ def _fast_socket_factory():
             f.name for f in dataclasses.fields(Socket)}:
         return Socket
     new = object.__new__
+    global _FAST_DEFAULTS
+    _FAST_DEFAULTS = defaults
 
     def make(**values):
         sock = new(Socket)
@@ -479,8 +497,9 @@ def _fast_socket_factory():
 
 make_socket = _fast_socket_factory()
 _STATE_TEXT = [state_name(code) for code in range(256)]
+# A whole message at once: netlink header (len, type), then inet_diag_msg.
+_HEADED_INET = struct.Struct("=IH10x" + sockdiag._INET_MSG.format[1:])
 _HEADER = struct.Struct("=IH")
-_INODE = struct.Struct("=I")
 _PORT = struct.Struct("!H")
 
 
@@ -492,30 +511,51 @@ def _rows_from_dump(proto: str, chunks: List[bytes], lowest: Dict[int, int]) -> 
     family = INET[proto][0]
     rows: Dict[int, Socket] = {}
     endpoints: Dict[bytes, InetEndpoint] = {}
-    header, inode_of, message = _HEADER.unpack_from, _INODE.unpack_from, sockdiag._INET_MSG.unpack_from
-    states, make, wanted = _STATE_TEXT, make_socket, lowest.get
+    whole, header = _HEADED_INET.unpack_from, _HEADER.unpack_from
+    whole_size = _HEADED_INET.size
+    states, wanted, port_of = _STATE_TEXT, lowest.get, _PORT.unpack
+    new, template = object.__new__, _FAST_DEFAULTS
 
     def endpoint(raw: bytes, port: bytes) -> InetEndpoint:
-        key = raw + port
-        found = endpoints.get(key)
-        if found is None:
-            found = endpoints[key] = InetEndpoint(address_text(family, raw), _PORT.unpack(port)[0])
+        found = endpoints[raw + port] = InetEndpoint(address_text(family, raw), port_of(port)[0])
         return found
 
+    # make_socket and endpoint() inlined: this loop runs once per socket
+    # of the namespace.
     for data in chunks:
         offset, size = 0, len(data)
         while offset + 16 <= size:
-            length, kind = header(data, offset)
+            if size - offset >= whole_size:
+                (length, kind, _f, state, sport, dport, src, dst, rq, wq, uid,
+                 inode) = whole(data, offset)
+            else:
+                length, kind = header(data, offset)
             if length < 16:
                 break
             if kind == sockdiag.SOCK_DIAG_BY_FAMILY:
-                inode = inode_of(data, offset + 84)[0]
                 fd = wanted(inode)
                 if fd is not None:
-                    _f, state, sport, dport, src, dst, rq, wq, uid, _i = message(data, offset + 16)
-                    rows[inode] = make(
-                        fd=fd, inode=inode, proto=proto, state=states[state], recv_q=rq,
-                        send_q=wq, local=endpoint(src, sport), peer=endpoint(dst, dport), uid=uid)
+                    local = endpoints.get(src + sport) or endpoint(src, sport)
+                    peer = endpoints.get(dst + dport) or endpoint(dst, dport)
+                    if template is None:
+                        sock = make_socket(
+                            fd=fd, inode=inode, proto=proto, state=states[state], recv_q=rq,
+                            send_q=wq, local=local, peer=peer, uid=uid)
+                    else:
+                        sock = new(Socket)
+                        values = sock.__dict__
+                        values.update(template)
+                        values["fd"] = fd
+                        values["inode"] = inode
+                        values["proto"] = proto
+                        values["state"] = states[state]
+                        values["recv_q"] = rq
+                        values["send_q"] = wq
+                        values["local"] = local
+                        values["peer"] = peer
+                        values["uid"] = uid
+                        values["extra"] = {}
+                    rows[inode] = sock
             elif kind == sockdiag.NLMSG_ERROR:
                 code = -struct.unpack_from("=i", data, offset + 16)[0]
                 if code:

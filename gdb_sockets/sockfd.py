@@ -1,8 +1,9 @@
 """A process's socket fds seen from gdb's own process, on gdb's own host.
 
 ``FdDir`` reads fd -> socket inode from /proc/PID/fd, reading the links
-relative to the open directory (about 2 us a fd, most of it in the
-kernel's readlink of a /proc fd link).
+relative to the open directory (about 3 us a fd, most of it in the
+kernel: listing the directory, reading a /proc fd link).  For many fds,
+``FdCopies.scan`` is a third faster.
 
 ``FdCopies`` copies socket fds of the target into gdb with pidfd_getfd(2)
 (Linux >= 5.6, the same rights as ptrace attach), so that the kernel can
@@ -78,6 +79,30 @@ def socket_fds(pid: int) -> List[Tuple[int, int]]:
     """(fd, inode) of every socket fd of ``pid``, sorted by fd (OSError as FdDir)."""
     with FdDir(pid) as fd_dir:
         return fd_dir.sockets(fd_dir.names())
+
+
+def open_fd_count(pid: int) -> Optional[int]:
+    """How many fds ``pid`` has open, without listing them; None if unknown.
+
+    Since Linux 6.2 the size of /proc/PID/fd is its number of entries.
+    """
+    try:
+        size = os.stat("/proc/%d/fd" % pid).st_size
+    except OSError:
+        return None
+    return size or None
+
+
+def fd_table_size(pid: int) -> Optional[int]:
+    """FDSize of /proc/PID/status: every open fd is below it."""
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            for line in f:
+                if line.startswith(b"FDSize:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def copies_are_harmless(cgroup_file: str = "/proc/self/cgroup") -> bool:
@@ -180,6 +205,34 @@ class FdCopies:
             return None  # the fd now names another file
         return copy
 
+    def scan(self, count: int, table_size: int) -> List[Tuple[int, int]]:
+        """(fd, inode) of every socket fd, sorted, by copying fd after fd.
+
+        ``count`` open fds below ``table_size``: the scan stops once it has
+        met them all.  About 2 us an fd, against 3 for /proc/PID/fd's
+        listing and links; every copy is closed at once.
+        """
+        out = []
+        syscall, pidfd, fstat, close = self._syscall, self._pidfd, os.fstat, os.close
+        seen = 0
+        for fd in range(table_size):
+            copy = syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+            if copy < 0:
+                code = ctypes.get_errno()
+                if code == errno_module.EBADF:
+                    continue
+                raise CopyUnavailable("pidfd_getfd: %s" % os.strerror(code))
+            try:
+                st = fstat(copy)
+            finally:
+                close(copy)
+            if st.st_mode & 0o170000 == stat.S_IFSOCK:
+                out.append((fd, st.st_ino))
+            seen += 1
+            if seen >= count:
+                break
+        return out
+
     def endpoints(self, copy: int) -> Optional[Endpoints]:
         """getsockname and getpeername of a copy (peer zero when not connected)."""
         size = self._len
@@ -216,10 +269,14 @@ class FdCopies:
         raw = self._int_option(copy, socket.IPPROTO_TCP, TCP_INFO, 8)
         return raw[0] if raw else None
 
-    def close(self) -> None:
+    def release(self) -> None:
+        """Close every copy made so far (the next ones can still be made)."""
         copies, self._copies = self._copies, []
         for copy in copies:
             os.close(copy)
+
+    def close(self) -> None:
+        self.release()
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None

@@ -290,6 +290,9 @@ class FakeCopies:
         sock = self.socks.get(fd)
         return fd if sock is not None and sock[0] == inode else None
 
+    def release(self):
+        pass
+
     def endpoints(self, copy):
         return self.socks[copy][1]
 
