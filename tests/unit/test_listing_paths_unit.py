@@ -5,8 +5,11 @@ choices, and how the exact path settles what a lookup cannot.
 """
 
 import errno
+import os
 import socket
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -196,7 +199,11 @@ def test_inet_record_becomes_the_table_row():
         peer=InetEndpoint("::ffff:127.0.0.1", 8082), uid=1000)
 
 
-def test_dump_rows_equal_record_rows():
+@pytest.mark.parametrize("fast", [True, False], ids=["fast records", "Socket()"])
+def test_dump_rows_equal_record_rows(fast, monkeypatch):
+    if not fast:  # as when Socket is not a plain dataclass any more
+        monkeypatch.setattr(diagpath, "_FAST_DEFAULTS", None)
+        monkeypatch.setattr(diagpath, "make_socket", Socket)
     chunks = [inet_message(11, state=10, dport=0, dst=bytes(4), rq=1, wq=128)
               + inet_message(12) + inet_message(13) + DONE]
     rows = diagpath._rows_from_dump("tcp", chunks, {11: 3, 13: 5})
@@ -416,3 +423,12 @@ def test_remote_reader_reads_tables_only(tmp_path, monkeypatch):
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError):
         listing.list_sockets(LocalProc(), 1, strategy="fast")
+
+
+def test_diag_modules_do_not_import_gdb():
+    probe = ("import sys; import gdb_sockets.diagpath, gdb_sockets.sockdiag, gdb_sockets.sockfd; "
+             "print('gdb' in sys.modules)")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"
