@@ -327,6 +327,23 @@ def listener_backlogs(pid: int, listeners: Iterable[Tuple[int, str, str, int]]) 
     return out
 
 
+def listener_backlogs_by_copies(pid: int, listeners: Iterable[Tuple[int, int]]) -> Dict[int, int]:
+    """inode -> backlog for TCP listeners given as (inode, fd), from TCP_INFO
+    of a copy of each fd: where sock_diag cannot be used but copies can
+    (a namespace gdb may not enter).  {} when copies cannot be made."""
+    out: Dict[int, int] = {}
+    try:
+        with FdCopies(pid) as copies:
+            for inode, fd in listeners:
+                copy = copies.copy(fd, inode)
+                backlog = copies.listen_backlog(copy) if copy is not None else None
+                if backlog is not None:
+                    out[inode] = backlog
+    except CopyUnavailable:
+        return {}
+    return out
+
+
 # --------------------------------------------------------------------------
 # inet, one socket at a time
 

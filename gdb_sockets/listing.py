@@ -110,7 +110,7 @@ def _list(reader, pid: int, unix_diag, strategy: str) -> Listing:
     if wanted_protos:
         table_rows = _read_rows(reader, pid, wanted_protos, {inode for _fd, inode in fds})
         if local:
-            _fill_listener_backlog(pid, table_rows)
+            _fill_listener_backlog(pid, table_rows, fds)
         unix_inodes = {ino for ino, row in table_rows.items() if row.proto == "unix"}
         if unix_inodes:
             diag, note = _query_unix(pid, unix_inodes, unix_diag)
@@ -217,11 +217,13 @@ def _scan_by_copies(sockfd, pid: int, count: int):
         return None
 
 
-def _fill_listener_backlog(pid: int, rows: Dict[int, Socket]) -> None:
+def _fill_listener_backlog(pid: int, rows: Dict[int, Socket],
+                           fds: List[Tuple[int, int]]) -> None:
     """A TCP listener's Send-Q is its backlog, as ss and sock_diag say.
 
-    /proc/PID/net/tcp does not print it; sock_diag does, so the table path
-    asks it for the listeners it found, and leaves None where it cannot.
+    /proc/PID/net/tcp does not print it.  The table path asks sock_diag
+    for the listeners it found, else reads TCP_INFO of a copy of each
+    (pidfd_getfd), and leaves None where neither can be used.
     """
     listeners = [row for row in rows.values()
                  if row.proto in ("tcp", "tcp6") and row.state == "LISTEN" and row.send_q is None]
@@ -232,7 +234,11 @@ def _fill_listener_backlog(pid: int, rows: Dict[int, Socket]) -> None:
         backlogs = diagpath.listener_backlogs(
             pid, [(row.inode, row.proto, row.local.address, row.local.port) for row in listeners])
     except diagpath.Unavailable:
-        return
+        fd_of = {}
+        for fd, inode in fds:
+            fd_of.setdefault(inode, fd)
+        backlogs = diagpath.listener_backlogs_by_copies(
+            pid, [(row.inode, fd_of[row.inode]) for row in listeners])
     for row in listeners:
         if row.inode in backlogs:
             rows[row.inode] = replace(row, send_q=backlogs[row.inode])

@@ -31,6 +31,7 @@ SO_BINDTOIFINDEX = 62  # Linux >= 5.7
 SO_NETNS_COOKIE = 71  # Linux >= 5.14
 TCP_INFO = 11
 TCP_CLOSE = 7
+TCP_LISTEN = 10
 
 _SOCKET_PREFIX = "socket:["
 
@@ -263,6 +264,18 @@ class FdCopies:
         """The cookie of the network namespace the socket lives in (None: unknown)."""
         raw = self._int_option(copy, socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
         return struct.unpack("=Q", raw)[0] if raw and len(raw) == 8 else None
+
+    def listen_backlog(self, copy: int) -> Optional[int]:
+        """A TCP listener's backlog (None if it is not listening).
+
+        struct tcp_info: 8 bytes of u8 fields, then u32 rto, ato, snd_mss,
+        rcv_mss, unacked, sacked; for a listener, tcp_get_info puts the
+        accept queue in unacked and the backlog in sacked.
+        """
+        raw = self._int_option(copy, socket.IPPROTO_TCP, TCP_INFO, 32)
+        if not raw or len(raw) < 32 or raw[0] != TCP_LISTEN:
+            return None
+        return struct.unpack_from("=I", raw, 28)[0]
 
     def tcp_state(self, copy: int) -> Optional[int]:
         """The TCP state number (tcpi_state), None if the kernel does not say."""

@@ -195,3 +195,59 @@ def test_paths_agree_on_a_namespace_the_target_fills(sc_hold_binary, targets, tm
             row = ss[entry["inode"]]
             assert (entry["state"], entry["recv_q"], entry["send_q"]) == (
                 row["state"], row["recv-q"], row["send-q"]), (entry, row)
+
+
+# Each fallback forced in turn inside one gdb session: the records stay the same.
+FALLBACKS = r"""
+import gdb, json, os
+from gdb_sockets import diagpath, listing, sockdiag, sockfd, unixdiag
+from gdb_sockets.procfs import LocalProc
+pid = gdb.selected_inferior().pid
+
+def run(strategy="auto"):
+    found = listing.list_sockets(LocalProc(), pid, unix_diag=unixdiag.query, strategy=strategy)
+    return {"sockets": [s.to_json() for s in found.sockets], "notes": found.notes}
+
+out = {"normal": run()}
+harmless = sockfd.copies_are_harmless
+sockfd.copies_are_harmless = lambda *a: False          # net_cls in use: no copies
+out["no copies"] = run("exact")
+sockfd.copies_are_harmless = harmless
+
+def refuse_copy(self, fd, inode):
+    raise sockfd.CopyUnavailable("pidfd_getfd: Operation not permitted")
+copy = sockfd.FdCopies.copy
+sockfd.FdCopies.copy = refuse_copy                     # EPERM on pidfd_getfd
+out["copy refused"] = run("exact")
+sockfd.FdCopies.copy = copy
+
+def no_diag(cls, pid):
+    raise unixdiag.DiagUnavailable("sock_diag: Protocol not supported")
+opener = sockdiag.DiagChannel.__dict__["open"]
+sockdiag.DiagChannel.open = classmethod(no_diag)       # no sock_diag: the tables
+out["no sock_diag"] = run("exact")
+sockfd.copies_are_harmless = lambda *a: False
+out["neither"] = run("exact")
+sockfd.copies_are_harmless = harmless
+sockdiag.DiagChannel.open = opener
+print("@@FALLBACKS@@" + json.dumps(out))
+"""
+
+
+def test_fallbacks_give_the_same_records(zoo, tmp_path):
+    script = tmp_path / "fallbacks.py"
+    script.write_text(FALLBACKS)
+    result = gdb_batch(zoo.pid, "source %s" % script)
+    no_traceback(result)
+    assert result.rc == 0, result
+    out = json.loads(re.search(r"^@@FALLBACKS@@(.*)$", result.out, re.M).group(1))
+    normal = out.pop("normal")
+    assert normal["notes"] == []
+    # Neither sock_diag nor copies: a TCP listener's backlog is not known.
+    neither = out.pop("neither")
+    for entry in normal["sockets"]:
+        if entry["proto"] in ("tcp", "tcp6") and entry["state"] == "LISTEN":
+            entry = dict(entry, send_q=None)
+        assert neither["sockets"].pop(0) == entry
+    for name, got in out.items():
+        assert got == normal, name
