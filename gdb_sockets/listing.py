@@ -166,22 +166,20 @@ def _by_diag(reader, pid: int, strategy: str):
     # Imported here: these modules are for local targets only (ctypes,
     # netlink, threads).
     from . import diagpath, sockfd
-    count = sockfd.open_fd_count(pid)
     prefetch = None
     try:
-        if count is not None and count >= COPY_SCAN_MIN:
-            # Dumps that pay for themselves start now, in the kernel,
-            # while the fds are read.
-            prefetch = _start_prefetch(diagpath, pid, count, strategy)
-            fds = _scan_by_copies(sockfd, pid, count)
-        else:
-            fds = None
-        if fds is None:
-            with sockfd.FdDir(pid) as fd_dir:
+        with sockfd.FdDir(pid) as fd_dir:
+            # Dumps that pay for themselves start at once, in the kernel,
+            # while the fd links are read.
+            count = sockfd.open_fd_count(pid)
+            names = None
+            if count is None:
                 names = fd_dir.names()
-                if prefetch is None:
-                    prefetch = _start_prefetch(diagpath, pid, len(names), strategy)
-                fds = fd_dir.sockets(names)
+                count = len(names)
+            dumps = diagpath.prefetch_protocols(pid, count, strategy)
+            if dumps:
+                prefetch = diagpath.Prefetch(pid, dumps)
+            fds = fd_dir.sockets(fd_dir.names() if names is None else names)
         try:
             return fds, diagpath.collect(pid, fds, lambda fd: _protocol(reader, pid, fd),
                                          strategy, prefetch)
@@ -192,29 +190,6 @@ def _by_diag(reader, pid: int, strategy: str):
     finally:
         if prefetch is not None:
             prefetch.close()
-
-
-# From this many open fds on, they are read by copying them into gdb (a
-# third faster than /proc/PID/fd); fewer cost too little to matter.
-COPY_SCAN_MIN = 512
-
-
-def _start_prefetch(diagpath, pid: int, fd_count: int, strategy: str):
-    dumps = diagpath.prefetch_protocols(pid, fd_count, strategy)
-    return diagpath.Prefetch(pid, dumps) if dumps else None
-
-
-def _scan_by_copies(sockfd, pid: int, count: int):
-    """(fd, inode) pairs by copying every fd, or None where copies are not
-    made (then /proc/PID/fd is read)."""
-    table_size = sockfd.fd_table_size(pid)
-    if table_size is None:
-        return None
-    try:
-        with sockfd.FdCopies(pid) as copies:
-            return copies.scan(count, table_size)
-    except sockfd.CopyUnavailable:
-        return None
 
 
 def _fill_listener_backlog(pid: int, rows: Dict[int, Socket],

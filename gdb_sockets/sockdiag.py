@@ -79,6 +79,7 @@ _RTATTR = struct.Struct("=HH")
 # any, and the kernel drops answers that do not fit the receive buffer.
 BATCH = 64
 _RCVBUF = 1 << 20
+DUMP_TIMEOUT = 10.0  # seconds without an answer before a dump is given up
 
 
 class InetRecord(NamedTuple):
@@ -319,11 +320,17 @@ class DiagChannel:
         """
         self.sock.send(request)
         chunks = []
-        while True:
-            data = self.sock.recv(1 << 16)
-            chunks.append(data)
-            if _ends_dump(data):
-                return chunks
+        # The kernel always ends a dump; a timeout keeps gdb from hanging
+        # should it not (socket.timeout is an OSError: the tables are read).
+        self.sock.settimeout(DUMP_TIMEOUT)
+        try:
+            while True:
+                data = self.sock.recv(1 << 16)
+                chunks.append(data)
+                if _ends_dump(data):
+                    return chunks
+        finally:
+            self.sock.settimeout(None)
 
     def inet_dump(self, family: int, protocol: int, wanted: Optional[AbstractSet[int]],
                   states: int = FD_STATES) -> Dict[int, InetRecord]:

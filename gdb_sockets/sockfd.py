@@ -2,8 +2,11 @@
 
 ``FdDir`` reads fd -> socket inode from /proc/PID/fd, reading the links
 relative to the open directory (about 3 us a fd, most of it in the
-kernel: listing the directory, reading a /proc fd link).  For many fds,
-``FdCopies.scan`` is a third faster.
+kernel: listing the directory, reading a /proc fd link).  Reading a link
+touches no file system: only sockets are ever copied (below), because
+fstat or close on a copy of a file on FUSE or NFS would call its file
+system, which can hang when the server (or the stopped target itself) does
+not answer, and a close flushes.
 
 ``FdCopies`` copies socket fds of the target into gdb with pidfd_getfd(2)
 (Linux >= 5.6, the same rights as ptrace attach), so that the kernel can
@@ -92,18 +95,6 @@ def open_fd_count(pid: int) -> Optional[int]:
     except OSError:
         return None
     return size or None
-
-
-def fd_table_size(pid: int) -> Optional[int]:
-    """FDSize of /proc/PID/status: every open fd is below it."""
-    try:
-        with open("/proc/%d/status" % pid, "rb") as f:
-            for line in f:
-                if line.startswith(b"FDSize:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def copies_are_harmless(cgroup_file: str = "/proc/self/cgroup") -> bool:
@@ -201,38 +192,14 @@ class FdCopies:
                 return None  # closed since it was listed
             raise CopyUnavailable("pidfd_getfd: %s" % os.strerror(code))
         self._copies.append(copy)
+        # Only a socket is fstat'ed: on a file, fstat may call its file
+        # system (the fd was reused since it was listed, if the process runs).
+        if self._int_option(copy, socket.SOL_SOCKET, socket.SO_TYPE) is None:
+            return None
         st = os.fstat(copy)
         if st.st_ino != inode or not stat.S_ISSOCK(st.st_mode):
-            return None  # the fd now names another file
+            return None  # the fd now names another socket
         return copy
-
-    def scan(self, count: int, table_size: int) -> List[Tuple[int, int]]:
-        """(fd, inode) of every socket fd, sorted, by copying fd after fd.
-
-        ``count`` open fds below ``table_size``: the scan stops once it has
-        met them all.  About 2 us an fd, against 3 for /proc/PID/fd's
-        listing and links; every copy is closed at once.
-        """
-        out = []
-        syscall, pidfd, fstat, close = self._syscall, self._pidfd, os.fstat, os.close
-        seen = 0
-        for fd in range(table_size):
-            copy = syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
-            if copy < 0:
-                code = ctypes.get_errno()
-                if code == errno_module.EBADF:
-                    continue
-                raise CopyUnavailable("pidfd_getfd: %s" % os.strerror(code))
-            try:
-                st = fstat(copy)
-            finally:
-                close(copy)
-            if st.st_mode & 0o170000 == stat.S_IFSOCK:
-                out.append((fd, st.st_ino))
-            seen += 1
-            if seen >= count:
-                break
-        return out
 
     def endpoints(self, copy: int) -> Optional[Endpoints]:
         """getsockname and getpeername of a copy (peer zero when not connected)."""
