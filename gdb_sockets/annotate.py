@@ -24,18 +24,27 @@ def fds_by_inode(sockets: Sequence[Socket]) -> Dict[int, List[int]]:
 
 def annotate(sockets: Sequence[Socket], waiters: Dict[int, List[Waiter]],
              others: Optional[HolderScan]) -> List[Socket]:
-    """The records with ``waiters``, ``also_fds`` and (when scanned) ``holders``."""
+    """The records with ``waiters``, ``also_fds`` and (when scanned) ``holders``.
+
+    Only records that have something to add are copied (a copy costs ~8 us,
+    and a big target has tens of thousands of records with nothing to add);
+    the others read as empty through ``annotations``.
+    """
     same = fds_by_inode(sockets)
     out = []
     for sock in sockets:
-        extra = dict(sock.extra)
-        extra["waiters"] = [{"lwp": w.lwp, "syscall": w.syscall, "detail": w.detail}
-                            for w in waiters.get(sock.fd, [])]
-        extra["also_fds"] = [fd for fd in same[sock.inode] if fd != sock.fd]
+        extra = {}
+        found = waiters.get(sock.fd)
+        if found:
+            extra["waiters"] = [{"lwp": w.lwp, "syscall": w.syscall, "detail": w.detail}
+                                for w in found]
+        fds = same[sock.inode]
+        if len(fds) > 1:
+            extra["also_fds"] = [fd for fd in fds if fd != sock.fd]
         if others is not None:
             extra["holders"] = [{"pid": h.pid, "name": h.name, "fd": h.fd}
                                 for h in others.holders.get(sock.inode, [])]
-        out.append(replace(sock, extra=extra))
+        out.append(replace(sock, extra=dict(sock.extra, **extra)) if extra else sock)
     return out
 
 
@@ -53,6 +62,8 @@ def holder_text(holder: dict) -> str:
 
 def notes_text(sock: Socket) -> str:
     """The table's Notes cell: who waits on it, who else holds it."""
+    if not sock.extra:
+        return ""
     parts = [waiter_text(w) for w in sock.extra.get("waiters", [])]
     if sock.extra.get("also_fds"):
         parts.append("also fd " + ",".join(str(fd) for fd in sock.extra["also_fds"]))

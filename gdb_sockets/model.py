@@ -173,5 +173,9 @@ class Socket:
         }
         if self.type is not None:
             out["type"] = self.type
+        # Who waits on it and which other fds name it (annotate.py): empty
+        # unless the listing found some.
+        out["waiters"] = []
+        out["also_fds"] = []
         out.update(self.extra)
         return out

@@ -46,7 +46,8 @@ def test_socket_to_json_of_tableless_socket():
     sock = Socket(fd=8, inode=10005, proto="tcp", state="UNCONN", in_table=False)
     assert sock.to_json() == {
         "fd": 8, "inode": 10005, "proto": "tcp", "state": "UNCONN", "recv_q": None,
-        "send_q": None, "local": None, "peer": None, "in_table": False, "uid": None}
+        "send_q": None, "local": None, "peer": None, "in_table": False, "uid": None,
+        "waiters": [], "also_fds": []}
 
 
 def test_socket_to_json_unix_has_type_and_peer_object():
