@@ -98,7 +98,8 @@ a process in a container is shown in its own network namespace.
 
 UNIX sockets show their path (abstract names start with '@') and their
 peer as "PATH (peer INODE)".  A socket in no kernel table (a fresh socket,
-unbound UDP) shows its protocol, state UNCONN and '-' for what is unknown.
+unbound UDP) shows its protocol, state UNCONN and '-' for what is unknown;
+'?' is a state nothing tells (a protocol with no table, such as SCTP).
 Paths are escaped: control characters and bytes that are not UTF-8 print
 as \\n, \\xNN.
 

@@ -29,9 +29,9 @@ from .model import (PROTO_NAMES, Socket, UnixAddress, UnixPeer,
                     proto_from_kernel_name, state_name)
 from .unixdiag import DiagUnavailable, name_to_path
 
-# Protocols whose sockets are always in their table once they exist; for
-# the others, absence from the table means "never bound or connected".
-_ALWAYS_LISTED = {"unix", "packet", "netlink", "raw", "raw6"}
+# Protocols whose sockets are missing from their table until they are
+# bound or connected: absent from it, they are UNCONN.
+_UNCONN_WHEN_UNLISTED = {"tcp", "tcp6", "udp", "udp6", "udplite", "udplite6"}
 
 # "auto" chooses per protocol (diagpath); "table" reads /proc/PID/net only;
 # "exact" and "dump" force one sock_diag way (tests and bench/scale.py).
@@ -269,11 +269,13 @@ def _tableless(fd: int, inode: int, proto: Optional[str]) -> Socket:
 
     A TCP or UDP socket is missing from its table until it is bound or
     connected (a TCP socket also once it is closed), so its state is
-    UNCONN and its addresses are unknown.
+    UNCONN and its addresses are unknown.  Any other protocol (one with no
+    table at all, such as SCTP or vsock, or one the kernel did not name)
+    gets '?': nothing says what its state is.
     """
     if proto is None:
         proto = "unknown"
-    state = "UNCONN" if proto not in _ALWAYS_LISTED else "?"
+    state = "UNCONN" if proto in _UNCONN_WHEN_UNLISTED else "?"
     local = UnixAddress(None) if proto == "unix" else None
     return Socket(fd=fd, inode=inode, proto=proto, state=state,
                   local=local, in_table=False)
