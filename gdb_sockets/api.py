@@ -17,8 +17,8 @@ from typing import List, Sequence
 
 import gdb
 
-from . import (annotate, holders, inferior_call, listing, pidfd, shutdown, syscall_inject,
-               unixdiag, waiters)
+from . import (annotate, details, holders, inferior_call, listing, pidfd, shutdown, sockfd,
+               syscall_inject, unixdiag, waiters)
 from .errors import SocketsError
 from .filters import SocketFilter
 from .model import Socket
@@ -40,6 +40,19 @@ def list_target_sockets(command: str = "gdb_sockets", holders: bool = False) -> 
     result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
     scan = {s.inode for s in result.sockets} if holders else None
     return _annotated(target, result, scan)
+
+
+def socket_details(command: str, sockets: Sequence[Socket]) -> dict:
+    """fd -> the extended view of each socket (details.py), for local targets."""
+    target = current_target(command)
+    if getattr(target, "remote", False):
+        raise SocketsError("%s: -extended asks each socket through a copy in gdb's own "
+                           "process, which cannot reach a process on another host" % command)
+    try:
+        return details.socket_details(target.pid, sockets)
+    except sockfd.CopyUnavailable as e:
+        raise SocketsError("%s: -extended cannot copy the process's sockets: %s" % (
+            command, e)) from None
 
 
 def _annotated(target, result: listing.Listing, scan_inodes) -> listing.Listing:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import gdb
 
-from . import annotate, api, options, render, shutdown
+from . import annotate, api, details, options, render, shutdown
 from .errors import SocketsError
 from .model import PROTO_NAMES, STATE_NAMES
 
-INFO_SOCKETS_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG, holders=options.FLAG)
+INFO_SOCKETS_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG, holders=options.FLAG,
+                            extended=options.FLAG)
 SOCK_SHUTDOWN_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG,
                              method=options.VALUE, **{"dry-run": options.FLAG})
 
@@ -85,10 +87,24 @@ def _complete_options(text: str, word: str, spec, values, others=()):
     return _complete_words(text, word, others) if others else gdb.COMPLETE_NONE
 
 
+def _with_detail_lines(table: str, shown) -> str:
+    """The table with an indented line of -extended detail under each socket."""
+    lines = table.split("\n")
+    out = lines[:1]
+    for line, sock in zip(lines[1:], shown):
+        out.append(line)
+        found = sock.extra.get("details")
+        text = details.details_text(found) if found else "(no detail: the fd changed)"
+        owner = "uid %s" % (sock.uid if sock.uid is not None else "?")
+        out.append("      %s  %s" % (owner, text) if text else "      " + owner)
+    return "\n".join(out)
+
+
 class InfoSockets(gdb.Command):
     """List the sockets of the current process, fd by fd.
 
-Usage: info sockets [-json] [-proto NAME]... [-state NAME]... [--] [FD]...
+Usage: info sockets [-json] [-extended] [-holders] [-proto NAME]... [-state NAME]...
+                    [-port N] [-local ADDR[:PORT]] [-peer ADDR[:PORT]] [--] [FD]...
 
 Shows one line per socket fd of the process being debugged: its protocol,
 its state in ss's words (ESTAB, LISTEN, CLOSE-WAIT, UNCONN...), the receive
@@ -111,7 +127,21 @@ Options:
                and ping mean both IP versions, tcp4 (etc.) IPv4 only.
   -state NAME  Only sockets in this state (any case, '_' for '-'), e.g.
                -state close-wait.  Repeat -proto or -state to allow several.
+  -port N      Only sockets with this local or peer port.
+  -local ADDR[:PORT], -peer ADDR[:PORT]
+               Only sockets with this local or peer end: 127.0.0.1:8080,
+               [::1]:443, *:80, or a UNIX path (/run/app.sock, @name).
+  -holders     Also name the other processes holding each socket (scans
+               every process's fds, which takes longer).
+  -extended    Under each socket: owner uid, receive and send memory
+               against the buffer sizes (ss -m), drops; for TCP the
+               retransmission timer (rto), rtt, retransmits, backoff and
+               probes; for a listener its accept queue and backlog.
   FD           Only these file descriptors.
+
+The Notes column names the threads blocked on a socket right now
+("LWP 4242 recvfrom") and the other fds of the process that name the
+same socket ("also fd 9").
 
 Any unique prefix of an option works (-j, -s); '--' ends the options.
 
@@ -136,6 +166,10 @@ See also: help sock-shutdown."""
         selection = options.build_filter(command, parsed, parsed.args)
         result = api.list_target_sockets(command, holders=parsed.flag("holders"))
         shown = selection.apply(result.sockets)
+        extended = api.socket_details(command, shown) if parsed.flag("extended") else None
+        if extended is not None:
+            shown = [replace(s, extra=dict(s.extra, details=extended.get(s.fd)))
+                     for s in shown]
         if parsed.flag("json"):
             gdb.write(render.format_json(shown) + "\n")
             return
@@ -145,7 +179,10 @@ See also: help sock-shutdown."""
             gdb.write("No socket of process %d matches.\n" % result.pid)
         else:
             notes = [annotate.notes_text(s) for s in shown]
-            gdb.write(render.format_table(shown, table_colorizer(), notes) + "\n")
+            table = render.format_table(shown, table_colorizer(), notes)
+            if extended is not None:
+                table = _with_detail_lines(table, shown)
+            gdb.write(table + "\n")
         for note in result.notes:
             gdb.write("Note: %s.\n" % note)
 

@@ -194,7 +194,7 @@ class FdCopies:
         self._copies.append(copy)
         # Only a socket is fstat'ed: on a file, fstat may call its file
         # system (the fd was reused since it was listed, if the process runs).
-        if self._int_option(copy, socket.SOL_SOCKET, socket.SO_TYPE) is None:
+        if self.option(copy, socket.SOL_SOCKET, socket.SO_TYPE) is None:
             return None
         st = os.fstat(copy)
         if st.st_ino != inode or not stat.S_ISSOCK(st.st_mode):
@@ -215,7 +215,8 @@ class FdCopies:
             peer, peer_port = bytes(len(local)), 0
         return Endpoints(family, local, local_port, peer, peer_port)
 
-    def _int_option(self, copy: int, level: int, name: int, size: int = 4) -> Optional[bytes]:
+    def option(self, copy: int, level: int, name: int, size: int = 4) -> Optional[bytes]:
+        """getsockopt on a copy: the raw bytes, or None where the kernel refuses."""
         buf = ctypes.create_string_buffer(size)
         length = ctypes.c_uint32(size)
         if self._getsockopt(copy, level, name, buf, ctypes.byref(length)) != 0:
@@ -224,12 +225,12 @@ class FdCopies:
 
     def bound_ifindex(self, copy: int) -> Optional[int]:
         """The interface the socket is bound to (0: none); None if unknown."""
-        raw = self._int_option(copy, socket.SOL_SOCKET, SO_BINDTOIFINDEX)
+        raw = self.option(copy, socket.SOL_SOCKET, SO_BINDTOIFINDEX)
         return struct.unpack("=i", raw)[0] if raw and len(raw) == 4 else None
 
     def netns_cookie(self, copy: int) -> Optional[int]:
         """The cookie of the network namespace the socket lives in (None: unknown)."""
-        raw = self._int_option(copy, socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
+        raw = self.option(copy, socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
         return struct.unpack("=Q", raw)[0] if raw and len(raw) == 8 else None
 
     def listen_backlog(self, copy: int) -> Optional[int]:
@@ -239,14 +240,14 @@ class FdCopies:
         rcv_mss, unacked, sacked; for a listener, tcp_get_info puts the
         accept queue in unacked and the backlog in sacked.
         """
-        raw = self._int_option(copy, socket.IPPROTO_TCP, TCP_INFO, 32)
+        raw = self.option(copy, socket.IPPROTO_TCP, TCP_INFO, 32)
         if not raw or len(raw) < 32 or raw[0] != TCP_LISTEN:
             return None
         return struct.unpack_from("=I", raw, 28)[0]
 
     def tcp_state(self, copy: int) -> Optional[int]:
         """The TCP state number (tcpi_state), None if the kernel does not say."""
-        raw = self._int_option(copy, socket.IPPROTO_TCP, TCP_INFO, 8)
+        raw = self.option(copy, socket.IPPROTO_TCP, TCP_INFO, 8)
         return raw[0] if raw else None
 
     def release(self) -> None:

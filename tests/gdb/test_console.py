@@ -102,3 +102,21 @@ def test_bad_endpoint_filter_is_a_clean_error(blocker):
     assert result.rc == 1
     assert "-peer 'localhost:80'" in result.err
     assert "Traceback" not in result.err + result.out
+
+
+def test_extended_shows_backlog_memory_and_owner(blocker):
+    fds = blocker.info["fds"]
+    result = gdb_batch(blocker.pid, "info sockets -json -extended", "info sockets -extended")
+    assert result.rc == 0, result
+    rows = {r["fd"]: r for r in json_from(result.out)}
+    listen = rows[fds["listen"]]["details"]
+    assert listen["tcp"]["backlog"] == rows[fds["listen"]]["send_q"]
+    assert listen["tcp"]["accept_queue"] == 0
+    client = rows[fds["client"]]["details"]
+    assert client["memory"]["rcvbuf"] > 0 and client["tcp"]["retransmits"] == 0
+    # The table has one indented detail line under each socket.
+    lines = result.out.split("\n]", 1)[1].splitlines()
+    start = [i for i, l in enumerate(lines) if l.startswith("FD ")][0]
+    body = lines[start + 1:start + 1 + 2 * len(fds)]
+    assert [l.startswith("      uid 0  rmem ") for l in body] == [False, True] * len(fds), body
+    assert "accept queue 0/%d" % listen["tcp"]["backlog"] in body[1]

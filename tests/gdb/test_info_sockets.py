@@ -523,7 +523,10 @@ def test_help():
     assert result.rc == 0, result
     lines = result.out.splitlines()
     assert lines[0] == "List the sockets of the current process, fd by fd."
-    assert "Usage: info sockets [-json] [-proto NAME]... [-state NAME]... [--] [FD]..." in lines
+    assert ("Usage: info sockets [-json] [-extended] [-holders] [-proto NAME]... "
+            "[-state NAME]...") in lines
+    assert ("                    [-port N] [-local ADDR[:PORT]] [-peer ADDR[:PORT]] "
+            "[--] [FD]...") in lines
     for option in ("-json", "-proto NAME", "-state NAME"):
         assert any(l.strip().startswith(option) for l in lines), option
     listing = gdb_batch(None, "help info")

@@ -9,7 +9,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 PURE = ["model", "procnet", "procfs", "listing", "render", "options", "unixdiag", "errors",
         "filters", "shutdown", "elf", "symbols", "pidfd", "annotate", "holders", "waiters",
-        "syscalls_x86_64", "remote", "sockfd", "sockdiag", "diagpath"]
+        "syscalls_x86_64", "remote", "sockfd", "sockdiag", "diagpath", "details"]
 
 # In a fresh interpreter: a finder that records every attempt to import gdb
 # (even one guarded by try/except ImportError), then the pure modules.
