@@ -476,7 +476,9 @@ def test_process_killed_while_stopped(survivor, targets, gdbservers):
 def test_holders_is_refused_through_gdbserver(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     server = attached(gdbservers, target.pid)
-    result = remote_gdb(server, "info sockets -holders")
+    # One connection: gdbserver --attach serves a single gdb.
+    result = remote_gdb(server, "info sockets -holders", "info sockets -extended")
     assert result.rc == 1, result
     no_traceback(result)
     assert "info sockets: -holders needs a list of every process's fds" in result.err
+    assert "info sockets: -extended asks each socket through a copy in gdb's own" in result.err
