@@ -17,8 +17,8 @@ from typing import List, Sequence
 
 import gdb
 
-from . import (annotate, details, holders, inferior_call, listing, pidfd, shutdown, sockfd,
-               syscall_inject, unixdiag, waiters)
+from . import (annotate, details, holders, inferior_call, listing, pidfd, shutdown, sockdiag,
+               sockfd, syscall_inject, waiters)
 from .errors import SocketsError
 from .filters import SocketFilter
 from .model import Socket
@@ -79,7 +79,7 @@ def _annotated(target, result: listing.Listing, scan_inodes) -> listing.Listing:
 
 def _unix_diag_for(target):
     """sock_diag runs on gdb's host: it can only ask about a local target."""
-    return None if getattr(target, "remote", False) else unixdiag.query
+    return None if getattr(target, "remote", False) else sockdiag.unix_query
 
 
 def sockets() -> List[Socket]:

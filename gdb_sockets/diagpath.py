@@ -43,7 +43,8 @@ from .model import InetEndpoint, Socket, UnixAddress, UnixPeer, state_name
 from .procnet import UNIX_TYPES
 from .sockdiag import DiagChannel, DiagError, InetQuery, InetRecord
 from .sockfd import CopyUnavailable, FdCopies
-from .unixdiag import DiagUnavailable, name_to_path
+from .netns import DiagUnavailable
+from .procnet import unix_name_to_path
 
 STRATEGIES = ("auto", "exact", "dump")
 
@@ -610,11 +611,11 @@ def _unix_rows(found, peers, fds: Dict[int, int]) -> Dict[int, Socket]:
         if record.peer:
             peer_record = found.get(record.peer) or peers.get(record.peer)
             if peer_record is not None and peer_record.name:
-                peer_path = name_to_path(peer_record.name)
+                peer_path = unix_name_to_path(peer_record.name)
         rows[inode] = make_socket(
             fd=fds[inode], inode=inode, proto="unix", state=state_name(record.state),
             recv_q=record.rqueue, send_q=record.wqueue,
-            local=UnixAddress(name_to_path(record.name)),
+            local=UnixAddress(unix_name_to_path(record.name)),
             peer=UnixPeer(record.peer or None, peer_path, known=True),
             type=UNIX_TYPES.get(record.type, "type%d" % record.type))
     return rows

@@ -27,7 +27,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 from . import procfs, procnet
 from .model import (PROTO_NAMES, Socket, UnixAddress, UnixPeer,
                     proto_from_kernel_name, state_name)
-from .unixdiag import DiagUnavailable, name_to_path
+from .netns import DiagUnavailable
 
 # Protocols whose sockets are missing from their table until they are
 # bound or connected: absent from it, they are UNCONN.
@@ -252,7 +252,7 @@ def _with_unix_diag(row: Socket, diag, rows) -> Socket:
     if record.peer:
         peer_record = diag.get(record.peer)
         if peer_record is not None and peer_record.name:
-            peer_path = name_to_path(peer_record.name)
+            peer_path = procnet.unix_name_to_path(peer_record.name)
         elif record.peer in rows:
             peer_path = rows[record.peer].local.path
     return replace(

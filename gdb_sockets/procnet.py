@@ -126,10 +126,21 @@ def decode_path(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+def unix_name_to_path(name: Optional[bytes]) -> Optional[str]:
+    """A sun_path (from sock_diag) as /proc/net/unix prints it: abstract names start with '@'."""
+    if not name:
+        return None
+    if name[:1] == b"\0":
+        name = b"@" + name[1:].replace(b"\0", b"@")
+    else:
+        name = name.split(b"\0", 1)[0]
+    return name.decode("utf-8", "surrogateescape")
+
+
 def parse_unix(text: bytes, wanted: Optional[AbstractSet[int]] = None) -> Rows:
     """Parse /proc/PID/net/unix (layout in the comment above).
 
-    Peers and queues are not in this table: ``unixdiag`` adds them.  The
+    Peers and queues are not in this table: sock_diag adds them.  The
     peer is therefore marked unknown here.
     """
     rows: Rows = {}

@@ -26,7 +26,7 @@ import socket
 import struct
 from typing import AbstractSet, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
 
-from .unixdiag import DiagUnavailable, open_diag_socket
+from .netns import DiagUnavailable, open_diag_socket
 
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST = 0x1
@@ -351,3 +351,21 @@ def _ends_dump(data: bytes) -> bool:
         offset += (length + 3) & ~3
     return False
 
+
+
+def unix_query(pid: int, inodes: Iterable[int], dump_above: int = 512) -> Dict[int, UnixRecord]:
+    """UNIX records for ``inodes`` and for their peers, in the target's namespace.
+
+    The table path's source of UNIX peers and queues (listing's
+    ``unix_diag``).  Few sockets are asked for one by one (cost follows
+    the target); past ``dump_above`` one dump of the namespace is cheaper.
+    Raises DiagUnavailable when the namespace cannot be entered.
+    """
+    inodes = set(inodes)
+    with DiagChannel.open(pid) as channel:
+        if len(inodes) > dump_above:
+            return channel.unix_dump(None)
+        found = channel.unix_exact(inodes)
+        peers = {r.peer for r in found.values() if r.peer} - set(found)
+        found.update(channel.unix_exact(peers))
+        return found

@@ -25,13 +25,13 @@ STRATEGIES = ("table", "exact", "dump", "auto")
 # before and after (every copy of a target fd must be closed).
 COMPARE = r"""
 import gdb, json, os
-from gdb_sockets import listing, unixdiag
+from gdb_sockets import listing, netns, sockdiag
 from gdb_sockets.procfs import LocalProc
 pid = gdb.selected_inferior().pid
 before = sorted(os.listdir("/proc/self/fd"))
 paths = {}
 for strategy in listing.STRATEGIES:
-    found = listing.list_sockets(LocalProc(), pid, unix_diag=unixdiag.query, strategy=strategy)
+    found = listing.list_sockets(LocalProc(), pid, unix_diag=sockdiag.unix_query, strategy=strategy)
     paths[strategy] = {"sockets": [s.to_json() for s in found.sockets], "notes": found.notes}
 after = sorted(os.listdir("/proc/self/fd"))
 print("@@PATHS@@" + json.dumps({"paths": paths, "before": before, "after": after}))
@@ -200,12 +200,12 @@ def test_paths_agree_on_a_namespace_the_target_fills(sc_hold_binary, targets, tm
 # Each fallback forced in turn inside one gdb session: the records stay the same.
 FALLBACKS = r"""
 import gdb, json, os
-from gdb_sockets import diagpath, listing, sockdiag, sockfd, unixdiag
+from gdb_sockets import diagpath, listing, netns, sockdiag, sockfd
 from gdb_sockets.procfs import LocalProc
 pid = gdb.selected_inferior().pid
 
 def run(strategy="auto"):
-    found = listing.list_sockets(LocalProc(), pid, unix_diag=unixdiag.query, strategy=strategy)
+    found = listing.list_sockets(LocalProc(), pid, unix_diag=sockdiag.unix_query, strategy=strategy)
     return {"sockets": [s.to_json() for s in found.sockets], "notes": found.notes}
 
 out = {"normal": run()}
@@ -222,7 +222,7 @@ out["copy refused"] = run("exact")
 sockfd.FdCopies.copy = copy
 
 def no_diag(cls, pid):
-    raise unixdiag.DiagUnavailable("sock_diag: Protocol not supported")
+    raise netns.DiagUnavailable("sock_diag: Protocol not supported")
 opener = sockdiag.DiagChannel.__dict__["open"]
 sockdiag.DiagChannel.open = classmethod(no_diag)       # no sock_diag: the tables
 out["no sock_diag"] = run("exact")
@@ -243,11 +243,20 @@ def test_fallbacks_give_the_same_records(zoo, tmp_path):
     out = json.loads(re.search(r"^@@FALLBACKS@@(.*)$", result.out, re.M).group(1))
     normal = out.pop("normal")
     assert normal["notes"] == []
-    # Neither sock_diag nor copies: a TCP listener's backlog is not known.
-    neither = out.pop("neither")
-    for entry in normal["sockets"]:
-        if entry["proto"] in ("tcp", "tcp6") and entry["state"] == "LISTEN":
-            entry = dict(entry, send_q=None)
-        assert neither["sockets"].pop(0) == entry
+    # Without sock_diag, UNIX peers and queues come from nowhere else: they
+    # are unknown, and a note says so.  Without copies either, a TCP
+    # listener's backlog is not known.
+    for name in ("no sock_diag", "neither"):
+        got = out.pop(name)
+        assert got["notes"] == ["UNIX peers and queues are not known: sock_diag: "
+                                "Protocol not supported"], (name, got["notes"])
+        for entry in normal["sockets"]:
+            if entry["proto"] == "unix":
+                entry = dict(entry, recv_q=None, send_q=None,
+                             peer={"inode": None, "path": None, "known": False})
+            if (name == "neither" and entry["proto"] in ("tcp", "tcp6")
+                    and entry["state"] == "LISTEN"):
+                entry = dict(entry, send_q=None)
+            assert got["sockets"].pop(0) == entry, name
     for name, got in out.items():
         assert got == normal, name

@@ -10,7 +10,8 @@ from gdb_sockets.listing import filter_sockets, list_sockets
 from gdb_sockets.model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
                                UnixAddress, UnixPeer)
 from gdb_sockets.procfs import LocalProc
-from gdb_sockets.unixdiag import DiagUnavailable, UnixDiag
+from gdb_sockets.netns import DiagUnavailable
+from gdb_sockets.sockdiag import UnixRecord
 
 from sampledata import SOCKETS, UNIX_DIR, sample
 
@@ -203,8 +204,10 @@ def test_unix_diag_fills_state_queues_and_peer(tmp_path):
 
     def diag(pid, inodes):
         calls.append((pid, sorted(inodes)))
-        return {10011: UnixDiag(10011, 1, 10012, None, 3, 0),
-                10012: UnixDiag(10012, 1, 10011, b"\0peer\0name", 0, 0)}
+        return {10011: UnixRecord(inode=10011, type=1, state=1, name=None, peer=10012,
+                                  rqueue=3, wqueue=0),
+                10012: UnixRecord(inode=10012, type=1, state=1, name=b"\0peer\0name",
+                                  peer=10011, rqueue=0, wqueue=0)}
 
     listing = list_sockets(LocalProc(root=root), PID, unix_diag=diag)
     assert calls == [(PID, [10011, 10012])]

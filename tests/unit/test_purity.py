@@ -7,7 +7,7 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PURE = ["model", "procnet", "procfs", "listing", "render", "options", "unixdiag", "errors",
+PURE = ["model", "procnet", "procfs", "listing", "render", "options", "netns", "errors",
         "filters", "shutdown", "elf", "symbols", "pidfd", "annotate", "holders", "waiters",
         "syscalls_x86_64", "remote", "sockfd", "sockdiag", "diagpath", "details"]
 

@@ -1,11 +1,12 @@
-"""unixdiag: names as /proc/net/unix prints them, and a real sock_diag query."""
+"""UNIX names as /proc/net/unix prints them, and a real sock_diag query of peers."""
 
 import os
 import socket
 import struct
 
-from gdb_sockets.unixdiag import (UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN,
-                                  UnixDiag, _parse_message, name_to_path, query)
+from gdb_sockets.procnet import unix_name_to_path as name_to_path
+from gdb_sockets.sockdiag import (UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN, UnixRecord,
+                                  parse_unix, unix_query as query)
 
 
 def test_name_to_path_abstract_with_nuls():
@@ -29,12 +30,14 @@ def _attr(kind, data):
     return struct.pack("=HH", length, kind) + data + b"\0" * ((-length) % 4)
 
 
-def test_parse_message_reads_name_peer_and_queues():
+def test_parse_unix_reads_name_peer_and_queues():
     payload = (struct.pack("=BBBBIII", socket.AF_UNIX, socket.SOCK_STREAM, 1, 0, 555, 0, 0)
                + _attr(UNIX_DIAG_NAME, b"\0ab")
                + _attr(UNIX_DIAG_PEER, struct.pack("=I", 556))
                + _attr(UNIX_DIAG_RQLEN, struct.pack("=II", 7, 9)))
-    assert _parse_message(payload) == UnixDiag(555, 1, 556, b"\0ab", 7, 9)
+    message = struct.pack("=IHHII", 16 + len(payload), 20, 0, 1, 0) + payload
+    assert parse_unix(message, 0, len(message)) == UnixRecord(
+        inode=555, type=socket.SOCK_STREAM, state=1, name=b"\0ab", peer=556, rqueue=7, wqueue=9)
 
 
 def test_query_of_a_real_socketpair_gives_each_peer():
