@@ -100,7 +100,24 @@ def _with_detail_lines(table: str, shown) -> str:
     return "\n".join(out)
 
 
-class InfoSockets(gdb.Command):
+class _Command(gdb.Command):
+    """Shared by our commands: a SocketsError becomes a clean gdb error."""
+
+    repeat = True  # pressing Enter runs the command again
+
+    def invoke(self, argument, from_tty):
+        if not self.repeat:
+            self.dont_repeat()
+        try:
+            self._run(argument)
+        except SocketsError as e:
+            raise gdb.GdbError(str(e)) from None
+
+    def _run(self, argument):
+        raise NotImplementedError
+
+
+class InfoSockets(_Command):
     """List the sockets of the current process, fd by fd.
 
 Usage: info sockets [-json] [-extended] [-holders] [-proto NAME]... [-state NAME]...
@@ -153,12 +170,6 @@ See also: help sock-shutdown."""
     def complete(self, text, word):
         values = {"state": _state_words(), "proto": list(PROTO_NAMES)}
         return _complete_options(text, word, INFO_SOCKETS_OPTIONS, values)
-
-    def invoke(self, argument, from_tty):
-        try:
-            self._run(argument)
-        except SocketsError as e:
-            raise gdb.GdbError(str(e)) from None
 
     def _run(self, argument):
         command = "info sockets"
@@ -218,7 +229,7 @@ def confirm(question: str) -> bool:
         gdb.write("Please answer y or n.\n")
 
 
-class SockShutdown(gdb.Command):
+class SockShutdown(_Command):
     """Shut down a socket of the current process, safely, and show what changed.
 
 Usage: sock-shutdown [OPTIONS] FD... [read|write|both]
@@ -249,6 +260,8 @@ or gdb -batch answers yes).
 
 See also: info sockets."""
 
+    repeat = False  # Enter must not shut down a second time
+
     def __init__(self):
         super().__init__("sock-shutdown", gdb.COMMAND_RUNNING)
 
@@ -257,13 +270,6 @@ See also: info sockets."""
                   "method": list(api.METHODS)}
         return _complete_options(text, word, SOCK_SHUTDOWN_OPTIONS, values,
                                  others=_socket_fds() + sorted(shutdown.HOW))
-
-    def invoke(self, argument, from_tty):
-        self.dont_repeat()
-        try:
-            self._run(argument)
-        except SocketsError as e:
-            raise gdb.GdbError(str(e)) from None
 
     def _run(self, argument):
         command = "sock-shutdown"
