@@ -138,7 +138,7 @@ def format_table(sockets: Iterable[Socket], colorize: Optional[Callable[[str, st
         header = HEADER + ("Notes",)
         rows = [row + (note,) for row, note in zip(rows, notes)]
     rows = [header] + rows
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    widths = [max(map(len, column)) for column in zip(*rows)]
     if colorize is None:
         # One format string for every row: the fast path, for big tables.
         line_format = "  ".join("%%-%ds" % w for w in widths[:-1]) + "  %s"
