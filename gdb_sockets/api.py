@@ -13,7 +13,8 @@ functions.
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
 
 import gdb
 
@@ -90,58 +91,67 @@ def sockets() -> List[Socket]:
 METHODS = ("auto", "call", "syscall", "pidfd")
 
 
-def _run_method(target, method: str, sock: Socket, how: int):
-    """Run shutdown(sock.fd, how) by ``method``: (retval, errno)."""
-    if method == "call":
-        result = inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how)
-    elif method == "syscall":
-        result = syscall_inject.shutdown(sock.fd, how)
-    else:
-        result = pidfd.shutdown_copy(target.pid, sock.fd, sock.inode, how)
-    return result
+@dataclass(frozen=True)
+class Method:
+    """The way shutdown will run, and why auto chose it (lines for the report)."""
+
+    name: str
+    notes: Tuple[str, ...] = ()
 
 
-def _choose_method(target):
-    """auto: libc's shutdown when gdb can call it safely, else a raw syscall, else pidfd.
+def choose_method(target, requested: str = "auto") -> Method:
+    """Settle -method before anything is read or touched.
 
-    Through gdbserver only the raw syscall is used (see _remote_refusal).
+    An explicit method that cannot run here is refused; auto takes libc's
+    shutdown when gdb can call it safely, else a raw syscall, else pidfd
+    (through gdbserver, only the raw syscall).
     """
-    if getattr(target, "remote", False):
-        _refuse_unavailable(target, "syscall")
-        return "syscall", []
-    # The register probe is cheap; reading libc's symbols is not (~6 ms).
-    why = inferior_call.call_unsafe_reason()
-    if why is None:
-        if inferior_call.libc_shutdown_addresses(target.pid, target.reader) is not None:
-            return "call", []
-        why = "the process has no shared libc shutdown()"
-    if syscall_inject.unsupported_reason() is None:
-        return "syscall", ["libc's shutdown was not called because %s" % why]
-    return "pidfd", ["libc's shutdown was not called because %s, and %s" % (
-        why, syscall_inject.unsupported_reason())]
+    if requested not in METHODS:
+        raise SocketsError("sock-shutdown: unknown method %r; one of: %s"
+                           % (requested, " ".join(METHODS)))
+    check_can_call("sock-shutdown")
+    if requested != "auto":
+        why = _method_unavailable(target, requested)
+        if why:
+            raise SocketsError("sock-shutdown: -method %s cannot run here: %s" % (requested, why))
+        return Method(requested)
+    why_not_call = _method_unavailable(target, "call")
+    if why_not_call is None:
+        return Method("call")
+    why_not_syscall = _method_unavailable(target, "syscall")
+    if why_not_syscall is None:
+        return Method("syscall", ("libc's shutdown was not called because %s" % why_not_call,))
+    if _method_unavailable(target, "pidfd") is None:
+        return Method("pidfd", ("libc's shutdown was not called because %s, and no raw "
+                                "syscall because %s" % (why_not_call, why_not_syscall),))
+    raise SocketsError("sock-shutdown: no method can run here: not call: %s; not syscall: %s"
+                       % (why_not_call, why_not_syscall))
 
 
-def _method_unavailable(target, method: str):
+def _method_unavailable(target, method: str) -> Optional[str]:
     """Why ``method`` cannot run on this target, or None."""
-    if getattr(target, "remote", False) and _remote_refusal(method):
-        return _remote_refusal(method)
+    if getattr(target, "remote", False):
+        refusal = _remote_refusal(method)
+        if refusal:
+            return refusal
     if method == "call":
-        if inferior_call.libc_shutdown_addresses(target.pid, target.reader) is None:
+        # The register probe first: it is cheap, reading libc's symbols is not.
+        why = inferior_call.call_unsafe_reason()
+        if why:
+            return why
+        try:
+            addresses = inferior_call.libc_shutdown_addresses(target.pid, target.reader)
+        except SocketsError as e:
+            return str(e)
+        if addresses is None:
             return "process %d has no shared libc shutdown() (a static binary?)" % target.pid
-        return inferior_call.call_unsafe_reason()
+        return None
     if method == "syscall":
         return syscall_inject.unsupported_reason()
     return None
 
 
-def _refuse_unavailable(target, method: str) -> None:
-    """Refuse an explicitly chosen method that cannot run here, touching nothing."""
-    why = _method_unavailable(target, method)
-    if why:
-        raise SocketsError("sock-shutdown: -method %s cannot run here: %s" % (method, why))
-
-
-def _remote_refusal(method: str):
+def _remote_refusal(method: str) -> Optional[str]:
     """Why ``method`` is refused on a gdbserver target, or None.
 
     pidfd copies an fd into gdb's own process, which is on another host.
@@ -157,7 +167,7 @@ def _remote_refusal(method: str):
 
 
 def check_can_call(command: str) -> None:
-    """Refuse when no thread can run a call: none selected, or it is running."""
+    """Refuse when no thread can act: none selected, or it is running."""
     thread = gdb.selected_thread()
     if thread is None:
         raise SocketsError("%s: no thread selected; select one with 'thread N'" % command)
@@ -166,16 +176,16 @@ def check_can_call(command: str) -> None:
                            "'interrupt')" % (command, thread.num))
 
 
-def plan_shutdown(command: str, selection: SocketFilter, method: str = "auto") -> tuple:
-    """Check the request and pick the sockets: (target, sockets), touching nothing.
+def plan_shutdown(command: str, selection: SocketFilter, method: Optional[str] = "auto") -> tuple:
+    """Check the request and pick the sockets: (target, sockets, Method), touching nothing.
 
-    Explicit fds must each be an open socket; filters may match nothing; an
-    explicitly chosen method that cannot run here is refused first, before
-    the tables are read with the process stopped.
+    The method is settled first, so a method that cannot run is refused
+    before the tables are read with the process stopped (method None: not
+    settled, for -dry-run, which must not even probe).  Explicit fds must
+    each be an open socket; filters may match nothing.
     """
     target = current_target(command)
-    if method != "auto":
-        _refuse_unavailable(target, method)
+    chosen_method = choose_method(target, method) if method is not None else None
     for fd in sorted(selection.fds or ()):
         shutdown.refuse_unless_socket(command, target.reader, target.pid, fd)
     result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
@@ -186,32 +196,34 @@ def plan_shutdown(command: str, selection: SocketFilter, method: str = "auto") -
     if chosen and not getattr(target, "remote", False):
         scan = {s.inode for s in result.sockets if s.fd in chosen}
     annotated = _annotated(target, result, scan)
-    return target, [s for s in annotated.sockets if s.fd in chosen]
+    return target, [s for s in annotated.sockets if s.fd in chosen], chosen_method
+
+
+def _run_method(target, method: str, sock: Socket, how: int) -> Tuple[int, int]:
+    """Run shutdown(sock.fd, how) by ``method``: (retval, errno)."""
+    if method == "call":
+        return inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how)
+    if method == "syscall":
+        return syscall_inject.shutdown(sock.fd, how)
+    return pidfd.shutdown_copy(target.pid, sock.fd, sock.inode, how)
 
 
 def perform_shutdown(target, chosen: Sequence[Socket], how: int,
-                     method: str = "auto") -> List[shutdown.Outcome]:
+                     method: Method) -> List[shutdown.Outcome]:
     """Shut each chosen socket down, then read the tables again: one Outcome each.
 
-    A failure of the call itself (crash, timeout) is recorded in its
-    Outcome and the remaining sockets are not attempted.
+    ``method`` comes from choose_method.  A failure of the call itself
+    (crash, timeout, a gdb error) is recorded in its Outcome and the
+    remaining sockets are not attempted: nothing falls through to another
+    method.
     """
-    if method not in METHODS:
-        raise SocketsError("sock-shutdown: unknown method %r; one of: %s"
-                           % (method, " ".join(METHODS)))
-    check_can_call("sock-shutdown")
-    notes = []
-    if method == "auto":
-        method, notes = _choose_method(target)
-    else:
-        _refuse_unavailable(target, method)
     outcomes = []
     for sock in chosen:
-        outcome = shutdown.Outcome(fd=sock.fd, how=how, method=method, before=sock,
-                                   notes=list(notes))
+        outcome = shutdown.Outcome(fd=sock.fd, how=how, method=method.name, before=sock,
+                                   notes=list(method.notes))
         outcomes.append(outcome)
         try:
-            outcome.retval, outcome.errno = _run_method(target, method, sock, how)
+            outcome.retval, outcome.errno = _run_method(target, method.name, sock, how)
         except (inferior_call.CallFailed, SocketsError) as e:
             outcome.failure = str(e)
             break
@@ -232,5 +244,8 @@ def shutdown_fd(fd: int, how: str = "both", method: str = "auto") -> shutdown.Ou
     how_code = shutdown.parse_how("sock-shutdown", how)
     if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
         raise SocketsError("sock-shutdown: fd must be a non-negative int, not %r" % (fd,))
-    target, chosen = plan_shutdown("sock-shutdown", SocketFilter(fds=frozenset({fd})))
-    return perform_shutdown(target, chosen, how_code, method)[0]
+    target, chosen, resolved = plan_shutdown("sock-shutdown", SocketFilter(fds=frozenset({fd})),
+                                             method)
+    if not chosen:
+        raise SocketsError("sock-shutdown: fd %d closed while it was being looked at" % fd)
+    return perform_shutdown(target, chosen, how_code, resolved)[0]

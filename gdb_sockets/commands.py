@@ -71,6 +71,16 @@ def _complete_words(text: str, word: str, candidates):
     return [c[cut:] for c in candidates if c.startswith(token)]
 
 
+def _option_named(token: str, spec):
+    """The option a typed token names (a unique prefix works), or None."""
+    if not token.startswith("-") or token == "--":
+        return None
+    try:
+        return options.resolve("", token[1:], spec)
+    except SocketsError:
+        return None
+
+
 def _complete_options(text: str, word: str, spec, values, others=()):
     """Option names, the value after a value option, else ``others``."""
     tokens = text.split()
@@ -80,8 +90,10 @@ def _complete_options(text: str, word: str, spec, values, others=()):
     else:
         previous = tokens[-2] if len(tokens) > 1 else ""
         token = tokens[-1]
-    if previous.startswith("-") and previous[1:] in values:
-        return _complete_words(text, word, values[previous[1:]])
+    option = _option_named(previous, spec)
+    if option is not None and spec[option] == options.VALUE:
+        # A value: from the list where there is one; -port, -local, -peer are free text.
+        return _complete_words(text, word, values.get(option, [])) or gdb.COMPLETE_NONE
     if token.startswith("-"):
         return _complete_words(text, word, ["-" + name for name in sorted(spec)])
     return _complete_words(text, word, others) if others else gdb.COMPLETE_NONE
@@ -94,7 +106,7 @@ def _with_detail_lines(table: str, shown) -> str:
     for line, sock in zip(lines[1:], shown):
         out.append(line)
         found = sock.extra.get("details")
-        text = details.details_text(found) if found else "(no detail: the fd changed)"
+        text = details.details_text(found) if found is not None else "(no detail: the fd changed)"
         owner = "uid %s" % (sock.uid if sock.uid is not None else "?")
         out.append("      %s  %s" % (owner, text) if text else "      " + owner)
     return "\n".join(out)
@@ -209,12 +221,12 @@ def _batch_mode() -> bool:
                for arg in args)
 
 
-def confirm(question: str) -> bool:
+def confirm(question: str, stream=gdb.STDOUT) -> bool:
     """Ask as gdb's own query() does: only when confirm is on and a user is there."""
     if not gdb.parameter("confirm"):
         return True
     if _batch_mode() or not sys.stdin.isatty():
-        gdb.write("%s(y or n) [answered Y; input not from terminal]\n" % question)
+        gdb.write("%s(y or n) [answered Y; input not from terminal]\n" % question, stream)
         return True
     while True:
         try:
@@ -233,7 +245,7 @@ class SockShutdown(_Command):
     """Shut down a socket of the current process, safely, and show what changed.
 
 Usage: sock-shutdown [OPTIONS] FD... [read|write|both]
-       sock-shutdown [OPTIONS] -state NAME|-proto NAME [FD]... [read|write|both]
+       sock-shutdown [OPTIONS] FILTER... [FD]... [read|write|both]
 
 Runs shutdown(FD, HOW) inside the process (default both, SHUT_RDWR), then
 reads the kernel's tables again and prints the socket's state before and
@@ -250,6 +262,8 @@ as they were.
 Options:
   -state NAME   Shut down every socket in this state, e.g. -state close-wait.
   -proto NAME   Only sockets of this protocol (as in 'info sockets').
+  -port N, -local ADDR[:PORT], -peer ADDR[:PORT]
+                Only sockets with this port or end (as in 'info sockets').
   -dry-run      Show what would be shut down, and do nothing.
   -method NAME  How: auto (default), call (libc's shutdown run in the
                 selected thread), syscall, pidfd.
@@ -279,34 +293,40 @@ See also: info sockets."""
         how = shutdown.parse_how(command, how_word)
         selection = options.build_filter(command, parsed, args)
         methods = parsed.values("method") or ["auto"]
-        if len(methods) > 1 or methods[0] not in api.METHODS:
-            raise SocketsError("%s: -method takes one of: %s" % (command, " ".join(api.METHODS)))
+        if len(methods) > 1:
+            raise SocketsError("%s: give -method once" % command)
         if selection.fds is None and not selection.selects_by_property:
             raise SocketsError("%s: which socket? give an fd (see 'info sockets') or a "
                                "filter such as -state close-wait; usage: sock-shutdown FD "
                                "[read|write|both]" % command)
-        target, chosen = api.plan_shutdown(command, selection, methods[0])
+        dry_run = parsed.flag("dry-run")
+        target, chosen, method = api.plan_shutdown(command, selection,
+                                                   None if dry_run else methods[0])
         if not chosen:
             gdb.write("No socket of process %d matches; nothing done.\n" % target.pid)
             return
         plan = shutdown.plan_lines(chosen, how)
-        if parsed.flag("dry-run"):
+        if dry_run:
             gdb.write("Would shut down in process %d:\n%s\n(dry run: nothing done)\n"
                       % (target.pid, "\n".join(plan)))
             return
-        listeners = [s for s in chosen if s.state == "LISTEN"]
+        # Only a shutdown for reading stops a listener (SHUT_WR does nothing to it).
+        listeners = [s for s in chosen if s.state == "LISTEN"] if how != 1 else []
         shared = shutdown.shared_elsewhere(chosen)
         if len(chosen) > 1 or listeners or shared:
             # Said whether or not confirmation is on: what else this touches.
-            gdb.write("About to shut down in process %d:\n%s\n" % (target.pid, "\n".join(plan)))
+            # With -json it goes to stderr, so that stdout is only the JSON.
+            stream = gdb.STDERR if parsed.flag("json") else gdb.STDOUT
+            gdb.write("About to shut down in process %d:\n%s\n" % (target.pid, "\n".join(plan)),
+                      stream)
             if listeners:
-                gdb.write("A listening socket accepts no more connections, for good.\n")
+                gdb.write("A listening socket accepts no more connections, for good.\n", stream)
             if shared:
-                gdb.write("Other processes hold the same socket and lose it too.\n")
+                gdb.write("Other processes hold the same socket and lose it too.\n", stream)
             question = "Shut down %d socket%s? " % (len(chosen), "s" if len(chosen) > 1 else "")
-            if not confirm(question):
+            if not confirm(question, stream):
                 raise SocketsError("%s: not confirmed; nothing done" % command)
-        outcomes = api.perform_shutdown(target, chosen, how, methods[0])
+        outcomes = api.perform_shutdown(target, chosen, how, method)
         if parsed.flag("json"):
             import json
             gdb.write(json.dumps([o.to_json() for o in outcomes], indent=2) + "\n")

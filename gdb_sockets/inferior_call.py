@@ -20,6 +20,7 @@ import gdb
 
 from . import symbols
 from .errors import SocketsError
+from .render import escape
 
 CALL_TIMEOUT = 5.0  # seconds before the watchdog interrupts a call
 
@@ -41,7 +42,7 @@ def temporary_settings(settings: Dict[str, str]):
 
 # Only the selected thread runs while we act on it.
 HOLD_OTHER_THREADS = {"scheduler-locking": "on"}
-CALL_SETTINGS = {"scheduler-locking": "on", "unwindonsignal": "on", "language": "c"}
+CALL_SETTINGS = dict(HOLD_OTHER_THREADS, unwindonsignal="on", language="c")
 
 
 def call_unsafe_reason() -> Optional[str]:
@@ -94,7 +95,15 @@ def call_int_function(address: int, *args: int, timeout: float = CALL_TIMEOUT) -
     function = gdb.parse_and_eval("(%s) %d" % (prototype, address)).dereference()
     int_type = gdb.lookup_type("int")
     values = [gdb.Value(arg).cast(int_type) for arg in args]
-    watchdog = threading.Timer(timeout, os.kill, (os.getpid(), signal.SIGINT))
+    returned = threading.Event()
+
+    def interrupt() -> None:
+        # A call that returned just as the timer fired must not get a
+        # stray SIGINT later.
+        if not returned.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    watchdog = threading.Timer(timeout, interrupt)
     watchdog.daemon = True
     watchdog.start()
     try:
@@ -104,13 +113,17 @@ def call_int_function(address: int, *args: int, timeout: float = CALL_TIMEOUT) -
     except KeyboardInterrupt:
         raise CallFailed("interrupted after %.0f s without returning" % timeout) from None
     finally:
+        returned.set()
         watchdog.cancel()
 
 
 def _pointer_call(address: int) -> int:
     """Call a function returning a pointer (``__errno_location``)."""
     function = gdb.parse_and_eval("(long (*)(void)) %d" % address).dereference()
-    return int(function()) & 0xFFFFFFFFFFFFFFFF
+    try:
+        return int(function()) & 0xFFFFFFFFFFFFFFFF
+    except gdb.error as e:
+        raise CallFailed(str(e).split("\n")[0]) from None
 
 
 def libc_shutdown_addresses(pid: int, reader) -> Optional[Tuple[int, int]]:
@@ -124,8 +137,8 @@ def libc_shutdown_addresses(pid: int, reader) -> Optional[Tuple[int, int]]:
     for name, address in (("shutdown", shutdown), ("__errno_location", errno_location)):
         where = gdb.execute("info symbol %d" % address, to_string=True)
         if not where.startswith(name + " ") or "libc" not in where:
-            raise SocketsError("sock-shutdown: libc's %s resolved to 0x%x, but gdb "
-                               "says that is %s; not calling it" % (name, address, where.strip()))
+            raise SocketsError("libc's %s resolved to 0x%x, but gdb says that is %s; "
+                               "not calling it" % (name, address, escape(where.strip())))
     return shutdown, errno_location
 
 
@@ -141,10 +154,7 @@ def call_shutdown(pid: int, reader, fd: int, how: int) -> Tuple[int, int]:
                            "(a static binary?); use -method syscall" % pid)
     shutdown_address, errno_location = addresses
     inferior = gdb.selected_inferior()
-    unsafe = call_unsafe_reason()
-    if unsafe:
-        raise SocketsError("sock-shutdown: -method call refused: %s; use -method "
-                           "syscall or -method pidfd" % unsafe)
+    # The caller (api.choose_method) has run call_unsafe_reason() already.
     with temporary_settings(CALL_SETTINGS):
         errno_address = _pointer_call(errno_location)
         saved_errno = bytes(inferior.read_memory(errno_address, 4))

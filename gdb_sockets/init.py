@@ -35,6 +35,12 @@ def _check_trusted(package_dir):
     paths = [package_dir] + [os.path.join(package_dir, name)
                              for name in sorted(os.listdir(package_dir))
                              if name.endswith(".py")]
+    # Python loads the compiled .pyc from __pycache__ when it is newer:
+    # that directory and its files count as code too.
+    cache = os.path.join(package_dir, "__pycache__")
+    if os.path.isdir(cache):
+        paths.append(cache)
+        paths.extend(os.path.join(cache, name) for name in sorted(os.listdir(cache)))
     parent = os.path.dirname(package_dir)
     while True:
         paths.append(parent)
@@ -45,7 +51,7 @@ def _check_trusted(package_dir):
     for path in paths:
         reason = _unsafe_reason(path, trusted)
         if reason:
-            raise gdb.GdbError(
+            raise _NotLoaded(
                 "gdb_sockets: not loaded: %s, so it could be made to run code as "
                 "this user; fix with 'chmod go-w' / 'chown' or install the "
                 "package somewhere only you can write" % reason)
@@ -56,8 +62,8 @@ def _load(package_dir):
     if loaded is not None:
         if os.path.dirname(os.path.realpath(loaded.__file__)) == package_dir:
             return loaded
-        raise gdb.GdbError("gdb_sockets: another copy is already loaded from %s"
-                           % os.path.dirname(loaded.__file__))
+        raise _NotLoaded("gdb_sockets: not loaded: another copy is already loaded from %s"
+                         % os.path.dirname(loaded.__file__))
     spec = importlib.util.spec_from_file_location(
         "gdb_sockets", os.path.join(package_dir, "__init__.py"),
         submodule_search_locations=[package_dir])
@@ -71,10 +77,19 @@ def _load(package_dir):
     return module
 
 
+class _NotLoaded(Exception):
+    """A reason not to load, said as a message (a sourced script that raises
+    gets a Python traceback printed, even for gdb.GdbError)."""
+
+
 def _main():
     package_dir = os.path.dirname(os.path.realpath(__file__))
-    _check_trusted(package_dir)
-    _load(package_dir)
+    try:
+        _check_trusted(package_dir)
+        _load(package_dir)
+    except _NotLoaded as e:
+        gdb.write("%s\n" % e, gdb.STDERR)
+        return
     from gdb_sockets import commands
     commands.register()
 

@@ -60,7 +60,7 @@ def parse(command: str, argv: List[str], spec: Mapping[str, str]) -> Parsed:
         if not token.startswith("-") or token == "-" or _NEGATIVE_NUMBER.match(token):
             args.append(token)
             continue
-        name = _resolve(command, token[1:], spec)
+        name = resolve(command, token[1:], spec)
         if spec[name] == FLAG:
             options[name] = True
             continue
@@ -71,7 +71,8 @@ def parse(command: str, argv: List[str], spec: Mapping[str, str]) -> Parsed:
     return Parsed(options, args)
 
 
-def _resolve(command: str, given: str, spec: Mapping[str, str]) -> str:
+def resolve(command: str, given: str, spec: Mapping[str, str]) -> str:
+    """The option ``given`` names: itself, or the one option it is a prefix of."""
     if given in spec:
         return given
     matches = sorted(name for name in spec if name.startswith(given))

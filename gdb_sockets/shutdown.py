@@ -18,6 +18,9 @@ from .model import Socket
 from .annotate import holder_text, waiter_text
 from .render import escape, format_endpoint
 
+# Sockets that inet_shutdown accepts in state CLOSE (unconnected) with ENOTCONN.
+DATAGRAM_INET = frozenset({"udp", "udp6", "udplite", "udplite6", "raw", "raw6", "ping", "ping6"})
+
 # shutdown(2)'s "how", by the word the user types.
 HOW = {"read": 0, "write": 1, "both": 2}
 HOW_NAMES = {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}
@@ -65,11 +68,22 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.failure is None and self.retval == 0
+        return self.failure is None and (self.retval == 0 or self.applied_unconnected)
+
+    @property
+    def applied_unconnected(self) -> bool:
+        """ENOTCONN from a datagram socket that was never connected.
+
+        inet_shutdown returns ENOTCONN for a socket in state CLOSE but still
+        marks it shut down and wakes its readers: the shutdown worked.
+        """
+        return (self.retval == -1 and self.errno == errno_module.ENOTCONN
+                and self.before.state == "UNCONN" and self.before.proto in DATAGRAM_INET)
 
     @property
     def already_shut(self) -> bool:
-        return self.retval == -1 and self.errno == errno_module.ENOTCONN
+        return (self.retval == -1 and self.errno == errno_module.ENOTCONN
+                and not self.applied_unconnected)
 
     def to_json(self) -> Dict[str, object]:
         return {
@@ -95,7 +109,7 @@ def describe_socket(sock: Socket) -> str:
 
 def _state_text(sock: Optional[Socket]) -> str:
     if sock is None:
-        return "gone"
+        return "gone (the fd is no longer open)"
     if not sock.in_table:
         return "%s (no longer in the kernel's table)" % sock.state
     return sock.state
@@ -107,7 +121,7 @@ def report(outcome: Outcome) -> List[str]:
     fd = outcome.fd
     call = "shutdown(%d, %s)" % (fd, HOW_NAMES[outcome.how])
     lines = []
-    if outcome.after is not None and outcome.after.state != before.state:
+    if outcome.after is None or outcome.after.state != before.state:
         lines.append("fd %d: %s: %s -> %s" % (fd, describe_socket(before), before.state,
                                                _state_text(outcome.after)))
     else:
@@ -118,6 +132,10 @@ def report(outcome: Outcome) -> List[str]:
         lines.append("%s did not complete: %s%s" % (call, outcome.failure, via))
     elif outcome.retval == 0:
         lines.append("%s = 0; %s%s" % (call, _what_next(outcome), via))
+    elif outcome.applied_unconnected:
+        lines.append("%s = -1, %s: fd %d was never connected, but the kernel marked it shut "
+                     "down all the same; %s%s" % (call, errno_text(outcome.errno), fd,
+                                                  _what_next(outcome), via))
     elif outcome.already_shut:
         lines.append("%s = -1, %s: fd %d was already shut down (or never connected)%s"
                      % (call, errno_text(outcome.errno), fd, via))
@@ -131,6 +149,9 @@ def report(outcome: Outcome) -> List[str]:
 def _what_next(outcome: Outcome) -> str:
     fd = outcome.fd
     waiting = [waiter_text(w) for w in outcome.before.extra.get("waiters", [])]
+    if outcome.before.state == "LISTEN" and outcome.how == 1:
+        return ("no effect on a listening socket: it still accepts (only read or both "
+                "stop accept())")
     if outcome.before.state == "LISTEN":
         text = "fd %d accepts no more connections (accept() fails with EINVAL)" % fd
     elif outcome.how == 1:

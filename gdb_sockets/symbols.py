@@ -13,6 +13,7 @@ from typing import Optional
 
 from . import elf, procfs
 from .errors import SocketsError
+from .render import escape
 
 # Symbol offsets by (pid, load address, path, name): a process keeps its
 # libc mapping for life, and reading libc's symbols costs milliseconds.
@@ -47,7 +48,7 @@ def libc_function(reader, pid: int, name: str) -> Optional[int]:
             data = reader.read(path)
         except OSError as e:
             raise SocketsError("cannot read the target's libc (%s): %s"
-                               % (path, e.strerror or e)) from None
+                               % (escape(path), e.strerror or e)) from None
         _OFFSETS[key] = elf.dynamic_symbol(io.BytesIO(data), name)
     offset = _OFFSETS[key]
     if offset is None:

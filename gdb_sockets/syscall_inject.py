@@ -14,12 +14,13 @@ interrupted call restarts as the program expects).  x86-64 only.
 from __future__ import annotations
 
 import contextlib
+import signal
 from typing import Optional, Sequence
 
 import gdb
 
 from .errors import SocketsError
-from .inferior_call import HOLD_OTHER_THREADS, temporary_settings
+from .inferior_call import HOLD_OTHER_THREADS, CallFailed, temporary_settings
 
 SYSCALL_INSN = b"\x0f\x05"
 SYS_SHUTDOWN = 48  # x86-64
@@ -37,11 +38,43 @@ STEP_SETTINGS = dict(HOLD_OTHER_THREADS, language="c",
 
 
 def unsupported_reason() -> Optional[str]:
-    """Why this method cannot run on the selected inferior, or None."""
+    """Why this method cannot run in the selected thread now, or None."""
     arch = gdb.selected_inferior().architecture().name()
     if arch != "i386:x86-64":
         return "the syscall method supports x86-64 only (this is %s)" % arch
+    signal_name = pending_signal()
+    if signal_name:
+        return ("the selected thread stopped on %s, which gdb delivers when the thread "
+                "next runs: a step would run its handler, not the syscall (select another "
+                "thread with 'thread N', or use -method pidfd)" % signal_name)
     return None
+
+
+def pending_signal() -> Optional[str]:
+    """The signal gdb would deliver to the selected thread when it steps, or None.
+
+    A thread stopped by a signal that gdb passes to the program (SIGUSR1,
+    SIGCHLD...) gets it on the next resume, stepi included: the step would
+    then run the signal handler instead of the injected syscall.  The stop
+    of an attach (SIGSTOP) and gdb's own traps are never delivered.
+    """
+    try:
+        with temporary_settings({"language": "c"}):
+            signo = int(gdb.parse_and_eval("$_siginfo.si_signo"))
+    except gdb.error:
+        return None  # not stopped by a signal
+    if signo in (signal.SIGSTOP, signal.SIGTRAP):
+        return None
+    try:
+        name = signal.Signals(signo).name
+    except ValueError:
+        name = "SIG%d" % signo  # a real-time signal: gdb calls them SIG34...
+    table = gdb.execute("info signals %s" % name, to_string=True)
+    for line in table.splitlines():
+        fields = line.split()
+        if fields and fields[0] == name:
+            return name if fields[3] == "Yes" else None  # Stop Print Pass
+    return name  # gdb did not say: assume it would be delivered
 
 
 def _read(frame, name: str) -> int:
@@ -88,10 +121,14 @@ def _syscall_site(inferior, pc: int):
 
 
 def inject(number: int, args: Sequence[int]) -> int:
-    """Run system call ``number`` in the selected thread; the raw result (-errno on failure)."""
+    """Run system call ``number`` in the selected thread; the raw result (-errno on failure).
+
+    Raises CallFailed when gdb could not step or could not put the thread
+    back (the process died meanwhile, for one), saying which.
+    """
     reason = unsupported_reason()
     if reason:
-        raise SocketsError("sock-shutdown: " + reason + "; use -method pidfd")
+        raise SocketsError("sock-shutdown: " + reason)
     inferior = gdb.selected_inferior()
     with temporary_settings(STEP_SETTINGS), _innermost_frame_selected() as frame:
         saved = {name: _read(frame, name) for name in SAVED_REGISTERS}
@@ -99,30 +136,50 @@ def inject(number: int, args: Sequence[int]) -> int:
         orig_rax = _read(frame, "orig_rax")
         site, original = _syscall_site(inferior, pc)
         try:
-            _write("orig_rax", -1)
-            _write("rip", site)
-            _write("rax", number)
-            for name, value in zip(ARGUMENT_REGISTERS, args):
-                _write(name, value)
-            gdb.execute("stepi", to_string=True)
-            frame = gdb.newest_frame()
-            after_pc = _read(frame, "rip")
-            result = _signed(_read(frame, "rax"))
-        finally:
-            if original is not None:
-                inferior.write_memory(site, original)
-            frame = gdb.newest_frame()
-            for name, value in saved.items():
-                if _read(frame, name) != value:
+            try:
+                _write("orig_rax", -1)
+                _write("rip", site)
+                _write("rax", number)
+                for name, value in zip(ARGUMENT_REGISTERS, args):
                     _write(name, value)
-            _write("rip", pc)
-            _write("orig_rax", orig_rax)
+                gdb.execute("stepi", to_string=True)
+                frame = gdb.newest_frame()
+                after_pc = _read(frame, "rip")
+                result = _signed(_read(frame, "rax"))
+            except gdb.error as e:
+                raise CallFailed("the injected syscall did not run: %s" % _first_line(e)) from None
+        finally:
+            _put_back(inferior, site, original, saved, pc, orig_rax)
     if after_pc != site + len(SYSCALL_INSN):
-        raise SocketsError(
-            "sock-shutdown: the injected syscall instruction did not complete (pc 0x%x, "
-            "expected 0x%x); registers were restored; nothing is known to have been done"
+        # A signal handler or a breakpoint took the step: nothing says the
+        # syscall ran, and the registers were put back.
+        raise CallFailed(
+            "the injected syscall instruction did not complete (pc 0x%x, expected 0x%x); "
+            "registers were restored; nothing is known to have been done"
             % (after_pc, site + len(SYSCALL_INSN)))
     return result
+
+
+def _put_back(inferior, site: int, original: Optional[bytes], saved, pc: int,
+              orig_rax: int) -> None:
+    """Code bytes and registers as they were; rip and orig_rax last."""
+    try:
+        if original is not None:
+            inferior.write_memory(site, original)
+        frame = gdb.newest_frame()
+        for name, value in saved.items():
+            if _read(frame, name) != value:
+                _write(name, value)
+        _write("rip", pc)
+        _write("orig_rax", orig_rax)
+    except gdb.error as e:
+        raise CallFailed("could not put the thread back as it was (%s); if the process is "
+                         "still alive, do not detach: check 'info registers' against the "
+                         "values before" % _first_line(e)) from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).split("\n")[0].rstrip(".")
 
 
 def shutdown(fd: int, how: int):

@@ -51,7 +51,7 @@ def bad_inputs(fds):
         ("1", r"fd 1 is not a socket \(pipe:\[\d+\]\)"),
         ("%d" % devnull, r"fd %d is not a socket \(/dev/null\)" % devnull),
         ("%d sideways" % client, r"sideways"),
-        ("-method bogus %d" % client, r"-method takes one of: auto call syscall pidfd"),
+        ("-method bogus %d" % client, r"unknown method 'bogus'; one of: auto call syscall pidfd"),
         ("-nosuchopt %d" % client, r"unknown option -nosuchopt"),
         ("-state bogus", r"unknown state 'bogus'"),
     ]
