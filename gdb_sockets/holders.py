@@ -1,31 +1,17 @@
-"""Who else holds the same socket: other fds of the target, other processes.
+"""Who else holds the same socket: other processes.
 
 A socket stays open, and its peer sees no FIN, while any fd anywhere names
 it: a dup() in the same process, or a child that inherited it over fork().
-Both show as the same ``socket:[INODE]`` link under /proc/PID/fd.
+Both show as the same ``socket:[INODE]`` link under /proc/PID/fd; the
+target's own dups are found from its listing (annotate.fds_by_inode).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AbstractSet, Dict, Iterable, List
+from typing import AbstractSet, Dict, List
 
 from .errors import SocketsError
-from .procfs import FdLink
-
-
-def same_process_fds(links: Iterable[FdLink]) -> Dict[int, List[int]]:
-    """Socket inode -> every fd of the process that names it, sorted.
-
-    Every socket inode among ``links`` is a key; more than one fd means the
-    socket was dup'd (or received twice).  Non-socket fds are left out.
-    """
-    fds: Dict[int, List[int]] = {}
-    for link in links:
-        inode = link.socket_inode
-        if inode is not None:
-            fds.setdefault(inode, []).append(link.fd)
-    return {inode: sorted(numbers) for inode, numbers in fds.items()}
 
 
 @dataclass(frozen=True)

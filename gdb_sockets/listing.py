@@ -279,17 +279,3 @@ def _tableless(fd: int, inode: int, proto: Optional[str]) -> Socket:
     local = UnixAddress(None) if proto == "unix" else None
     return Socket(fd=fd, inode=inode, proto=proto, state=state,
                   local=local, in_table=False)
-
-
-def filter_sockets(sockets: Iterable[Socket], fds=None, protos=None, states=None) -> List[Socket]:
-    """The sockets that match every given filter (None = no filter)."""
-    out = []
-    for sock in sockets:
-        if fds is not None and sock.fd not in fds:
-            continue
-        if protos is not None and sock.proto not in protos:
-            continue
-        if states is not None and sock.state not in states:
-            continue
-        out.append(sock)
-    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping
 
 from .errors import SocketsError
 from .filters import EndpointPattern, SocketFilter, parse_port
@@ -118,10 +118,6 @@ def parse_protos(command: str, values: List[str]) -> set:
     return protos
 
 
-def split_fd_args(command: str, args: List[str]) -> Tuple[int, ...]:
-    return tuple(parse_fd(command, a) for a in args)
-
-
 FILTER_OPTIONS = {"proto": VALUE, "state": VALUE, "port": VALUE, "local": VALUE, "peer": VALUE}
 
 
@@ -136,7 +132,7 @@ def build_filter(command: str, parsed: Parsed, fd_args: List[str]):
         return tuple(EndpointPattern.parse(command, name, v) for v in given) or None
 
     return SocketFilter(
-        fds=optional(split_fd_args(command, fd_args)),
+        fds=optional(parse_fd(command, a) for a in fd_args),
         protos=optional(parse_protos(command, parsed.values("proto"))),
         states=optional(parse_states(command, parsed.values("state"))),
         ports=optional(parse_port(command, v) for v in parsed.values("port")),

@@ -9,15 +9,22 @@ import time
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.holders import Holder, HolderScan, other_holders, same_process_fds
+from gdb_sockets.annotate import fds_by_inode
+from gdb_sockets.holders import Holder, HolderScan, other_holders
+from gdb_sockets.model import Socket
 from gdb_sockets.procfs import FdLink, LocalProc, read_fd_links
 
 
-def test_same_process_fds_groups_fds_by_socket_inode():
+def _sockets_of(links):
+    return [Socket(fd=l.fd, inode=l.socket_inode, proto="tcp", state="ESTAB")
+            for l in sorted(links, key=lambda l: l.fd) if l.socket_inode is not None]
+
+
+def test_fds_by_inode_groups_fds_by_socket_inode():
     links = [FdLink(9, "socket:[500]"), FdLink(0, "/dev/null"), FdLink(3, "socket:[500]"),
              FdLink(4, "socket:[600]"), FdLink(5, "pipe:[500]"), FdLink(7, "socket:[500]")]
-    assert same_process_fds(links) == {500: [3, 7, 9], 600: [4]}
-    assert same_process_fds([]) == {}
+    assert fds_by_inode(_sockets_of(links)) == {500: [3, 7, 9], 600: [4]}
+    assert fds_by_inode([]) == {}
 
 
 def make_process(root, pid, comm, fds):
@@ -103,7 +110,7 @@ def test_a_real_child_holds_the_same_socket_and_a_dup_is_seen():
             time.sleep(0.002)
         scan = other_holders(LocalProc(), os.getpid(), {inode})
         assert scan.holders == {inode: [Holder(child.pid, "gs-holder", ours.fileno())]}
-        mine = same_process_fds(read_fd_links(LocalProc(), os.getpid()))
+        mine = fds_by_inode(_sockets_of(read_fd_links(LocalProc(), os.getpid())))
         assert mine[inode] == sorted([ours.fileno(), copy])
         assert mine[os.fstat(peer.fileno()).st_ino] == [peer.fileno()]
         peer.send(b"!")

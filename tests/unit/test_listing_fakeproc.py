@@ -6,7 +6,8 @@ import re
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.listing import filter_sockets, list_sockets
+from gdb_sockets.filters import SocketFilter
+from gdb_sockets.listing import list_sockets
 from gdb_sockets.model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
                                UnixAddress, UnixPeer)
 from gdb_sockets.procfs import LocalProc
@@ -230,10 +231,10 @@ def test_unix_diag_failure_is_a_note_and_rows_stay(tmp_path):
 
 
 def test_filter_sockets_by_fd_proto_and_state():
-    assert [s.fd for s in filter_sockets(EXPECTED, protos={"tcp", "tcp6", "udp"},
-                                         states={"ESTAB"})] == [9, 10]
+    selection = SocketFilter(protos=frozenset({"tcp", "tcp6", "udp"}), states=frozenset({"ESTAB"}))
+    assert [s.fd for s in selection.apply(EXPECTED)] == [9, 10]
 
 
 def test_filter_sockets_by_fd():
-    assert [s.fd for s in filter_sockets(EXPECTED, fds={3, 12, 99})] == [3, 12]
+    assert [s.fd for s in SocketFilter(fds=frozenset({3, 12, 99})).apply(EXPECTED)] == [3, 12]
 

@@ -4,7 +4,7 @@ import pytest
 
 from gdb_sockets.errors import SocketsError
 from gdb_sockets.options import (FLAG, VALUE, parse, parse_fd, parse_protos,
-                                 parse_states, split_fd_args)
+                                 parse_states)
 
 # The spec of 'info sockets' (commands.INFO_SOCKETS_OPTIONS; commands imports gdb).
 SPEC = {"json": FLAG, "proto": VALUE, "state": VALUE}
@@ -96,10 +96,6 @@ def test_parse_fd_rejects_trailing_newline():
 def test_parse_fd_rejects_huge_number_as_user_error():
     with pytest.raises(SocketsError):
         parse_fd("sock-shutdown", "9" * 5000)
-
-
-def test_split_fd_args():
-    assert split_fd_args(CMD, ["10", "3"]) == (10, 3)
 
 
 @pytest.mark.parametrize("value", ["close_wait", "Close-Wait", "CLOSE-WAIT"])
