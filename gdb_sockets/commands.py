@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import replace
 
@@ -120,10 +121,18 @@ class _Command(gdb.Command):
     def invoke(self, argument, from_tty):
         if not self.repeat:
             self.dont_repeat()
+        # A big target makes tens of thousands of records, which set off
+        # the cyclic garbage collector again and again (~50 ms of 240 at
+        # 20k sockets); they hold no cycles, so it waits until we are done.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             self._run(argument)
         except SocketsError as e:
             raise gdb.GdbError(str(e)) from None
+        finally:
+            if collecting:
+                gc.enable()
 
     def _run(self, argument):
         raise NotImplementedError
