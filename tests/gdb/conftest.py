@@ -19,3 +19,17 @@ def targets():
     yield start
     for target in started:
         target.stop()
+
+
+@pytest.fixture(scope="session")
+def zoo_binary():
+    """tests/targets/zoo.c built: one socket of each kind (see its header)."""
+    return harness.build("zoo")
+
+
+@pytest.fixture(scope="module")
+def zoo(zoo_binary, tmp_path_factory):
+    """One zoo per test module, in the host's network namespace."""
+    target = harness.start_target([zoo_binary, str(tmp_path_factory.mktemp("zoo"))])
+    yield target
+    target.stop()

@@ -14,11 +14,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture(scope="module")
-def zoo_binary():
-    return build("zoo")
-
-
-@pytest.fixture(scope="module")
 def blocker_binary():
     return build("blocker")
 

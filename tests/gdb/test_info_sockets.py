@@ -100,19 +100,6 @@ def unspecified(endpoint: dict) -> bool:
 
 
 @pytest.fixture(scope="module")
-def zoo_binary():
-    return build("zoo")
-
-
-@pytest.fixture(scope="module")
-def zoo(zoo_binary, tmp_path_factory):
-    """One zoo for the module (host network namespace)."""
-    target = harness.start_target([zoo_binary, str(tmp_path_factory.mktemp("zoo"))])
-    yield target
-    target.stop()
-
-
-@pytest.fixture(scope="module")
 def zoo_listing(zoo):
     result = gdb_batch(zoo.pid, "info sockets -json")
     assert result.rc == 0, result

@@ -89,18 +89,6 @@ def check_backlogs(target, listing, ss):
 
 
 @pytest.fixture(scope="module")
-def zoo_binary():
-    return build("zoo")
-
-
-@pytest.fixture(scope="module")
-def zoo(zoo_binary, tmp_path_factory):
-    target = harness.start_target([zoo_binary, str(tmp_path_factory.mktemp("zoo"))])
-    yield target
-    target.stop()
-
-
-@pytest.fixture(scope="module")
 def sc_hold_binary():
     return build("sc_hold")
 
