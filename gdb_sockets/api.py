@@ -35,7 +35,7 @@ def list_target_sockets(command: str = "gdb_sockets", holders: bool = False) -> 
     over all of /proc.
     """
     target = current_target(command)
-    if holders and getattr(target, "remote", False):
+    if holders and target.remote:
         raise SocketsError("%s: -holders needs a list of every process's fds, which the "
                            "remote protocol cannot give; run gdb on the target's host" % command)
     result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
@@ -46,7 +46,7 @@ def list_target_sockets(command: str = "gdb_sockets", holders: bool = False) -> 
 def socket_details(command: str, sockets: Sequence[Socket]) -> dict:
     """fd -> the extended view of each socket (details.py), for local targets."""
     target = current_target(command)
-    if getattr(target, "remote", False):
+    if target.remote:
         raise SocketsError("%s: -extended asks each socket through a copy in gdb's own "
                            "process, which cannot reach a process on another host" % command)
     try:
@@ -61,7 +61,7 @@ def _annotated(target, result: listing.Listing, scan_inodes) -> listing.Listing:
     notes = list(result.notes)
     found_waiters = {}
     arch = target.inferior.architecture().name()
-    if getattr(target, "remote", False):
+    if target.remote:
         notes.append("blocked threads are not shown through gdbserver")
     elif not waiters.known_arch(arch):
         notes.append("blocked threads are not shown on %s (x86-64 only)" % arch)
@@ -80,7 +80,7 @@ def _annotated(target, result: listing.Listing, scan_inodes) -> listing.Listing:
 
 def _unix_diag_for(target):
     """sock_diag runs on gdb's host: it can only ask about a local target."""
-    return None if getattr(target, "remote", False) else sockdiag.unix_query
+    return None if target.remote else sockdiag.unix_query
 
 
 def sockets() -> List[Socket]:
@@ -130,7 +130,7 @@ def choose_method(target, requested: str = "auto") -> Method:
 
 def _method_unavailable(target, method: str) -> Optional[str]:
     """Why ``method`` cannot run on this target, or None."""
-    if getattr(target, "remote", False):
+    if target.remote:
         refusal = _remote_refusal(method)
         if refusal:
             return refusal
@@ -193,7 +193,7 @@ def plan_shutdown(command: str, selection: SocketFilter, method: Optional[str] =
     # Other holders matter before acting: shutdown acts on the socket, for
     # every process that holds it.  Scan only for the chosen sockets.
     scan = None
-    if chosen and not getattr(target, "remote", False):
+    if chosen and not target.remote:
         scan = {s.inode for s in result.sockets if s.fd in chosen}
     annotated = _annotated(target, result, scan)
     return target, [s for s in annotated.sockets if s.fd in chosen], chosen_method

@@ -86,12 +86,13 @@ def _no_gc():
 
 
 def _list(reader, pid: int, unix_diag, strategy: str) -> Listing:
-    local = _on_this_host(reader) and unix_diag is not None
+    on_this_host = _on_this_host(reader)
+    local = on_this_host and unix_diag is not None
     fds = got = None
     if local and strategy != "table":
         fds, got = _by_diag(reader, pid, strategy)
     if fds is None:
-        fds = _socket_fds(reader, pid, _on_this_host(reader))
+        fds = _socket_fds(reader, pid, on_this_host)
 
     notes: List[str] = []
     rows: Dict[int, Socket] = {}
