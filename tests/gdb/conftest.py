@@ -33,3 +33,13 @@ def zoo(zoo_binary, tmp_path_factory):
     target = harness.start_target([zoo_binary, str(tmp_path_factory.mktemp("zoo"))])
     yield target
     target.stop()
+
+
+@pytest.fixture(scope="session", autouse=True,
+                params=harness.gdbs(),
+                ids=lambda path: "gdb-%d.%d" % harness.gdb_version(path))
+def each_gdb(request):
+    """Every real-gdb test runs once per gdb of harness.gdbs(): Debian's and
+    the ones install.sh --test-deps added (GDB_SOCKETS_TEST_GDB picks)."""
+    harness.use_gdb(request.param)
+    yield request.param

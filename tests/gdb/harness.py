@@ -17,6 +17,15 @@ The API (used by every test file under tests/gdb/):
     ``lines(timeout)``, ``expect(prefix, timeout)`` and ``stop()``, and is a
     context manager; every target still running at exit is killed.
 
+Which gdb: ``gdbs()`` is the list the suite runs against, every gdb test
+once per gdb (tests/gdb/conftest.py): ``$GDB_SOCKETS_TEST_GDB`` (paths
+separated by ``:``) when set, else the ``gdb`` on PATH plus the gdbs that
+``install.sh --test-deps`` put in ``gdb_cache_dir()``.  ``use_gdb(path)``
+selects one; ``gdb_path()``, ``gdbserver_path()`` and ``gdb_version()`` tell
+the selected one (its gdbserver is the one beside it, else the one on PATH).
+``inferior_calls_work()`` is the harness's own probe: does an inferior call
+of this gdb on this CPU return and leave a blocked ``recv()`` undisturbed?
+
 ``gdb_batch(pid, *commands, timeout=60, prefix=(), env=None) -> Result(rc, out, err)``
     ``gdb -nx -q -batch`` with the test settings, gdb_sockets sourced,
     ``-p PID`` (none if pid is None) and one ``-ex`` per command.
@@ -29,7 +38,7 @@ The API (used by every test file under tests/gdb/):
 ``json_from(out)``
     The JSON document (``info sockets -json``) inside gdb's output.
 
-``GdbSession(pid, args=(), timeout=30, prefix=())``
+``GdbSession(pid, args=(), timeout=30, prefix=(), env=None)``
     An interactive gdb under pexpect with the same settings.
     ``.cmd(text) -> output`` up to the next prompt (the echoed command
     removed); ``.error_of(text)`` the gdb error a command fails with, or
@@ -318,6 +327,115 @@ def _stop_all() -> None:
 
 Result = namedtuple("Result", "rc out err")
 
+GDB_VARIABLE = "GDB_SOCKETS_TEST_GDB"
+
+
+def gdb_cache_dir() -> str:
+    """Where install.sh --test-deps puts the extra gdbs (the same rule as there)."""
+    if os.environ.get("GDB_SOCKETS_CACHE"):
+        return os.environ["GDB_SOCKETS_CACHE"]
+    if os.geteuid() == 0:
+        return "/var/cache/gdb_sockets"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "gdb_sockets")
+
+
+def _version_of(path: str) -> tuple:
+    first = subprocess.run([path, "--version"], capture_output=True, text=True,
+                           timeout=60).stdout.partition("\n")[0]
+    match = re.search(r"(\d+)\.(\d+)", first.rpartition(")")[2] or first)
+    if not match:
+        raise RuntimeError("cannot tell the version of %s from %r" % (path, first))
+    return int(match.group(1)), int(match.group(2))
+
+
+_versions: Dict[str, tuple] = {}
+
+
+def gdb_version(path: Optional[str] = None) -> tuple:
+    """(major, minor) of ``path`` (default: the selected gdb)."""
+    path = path or gdb_path()
+    if path not in _versions:
+        _versions[path] = _version_of(path)
+    return _versions[path]
+
+
+def gdbs() -> List[str]:
+    """The gdbs the suite runs against, in version order (see the module doc)."""
+    chosen = os.environ.get(GDB_VARIABLE)
+    if chosen:
+        paths = [p for p in chosen.split(":") if p]
+        for path in paths:
+            if not os.access(path, os.X_OK):
+                raise RuntimeError("%s names %r, which is not an executable" % (GDB_VARIABLE, path))
+        return paths
+    found = []
+    system = shutil.which("gdb")
+    if system:
+        found.append(os.path.realpath(system))
+    cache = gdb_cache_dir()
+    if os.path.isdir(cache):
+        for name in sorted(os.listdir(cache)):
+            path = os.path.join(cache, name, "bin", "gdb")
+            if name.startswith("gdb-") and os.access(path, os.X_OK):
+                found.append(path)
+    if not found:
+        raise RuntimeError("no gdb found: run ./install.sh --test-deps")
+    return sorted(found, key=gdb_version)
+
+
+_selected_gdb: Optional[str] = None
+
+
+def use_gdb(path: str) -> None:
+    global _selected_gdb
+    _selected_gdb = path
+
+
+def gdb_path() -> str:
+    """The selected gdb (the first of gdbs() until use_gdb is called)."""
+    global _selected_gdb
+    if _selected_gdb is None:
+        _selected_gdb = gdbs()[0]
+    return _selected_gdb
+
+
+def gdbserver_path() -> Optional[str]:
+    """The gdbserver that goes with the selected gdb, or None if there is none."""
+    beside = os.path.join(os.path.dirname(gdb_path()), "gdbserver")
+    if os.access(beside, os.X_OK):
+        return beside
+    return shutil.which("gdbserver")
+
+
+_calls_work: Dict[str, bool] = {}
+
+
+def inferior_calls_work() -> bool:
+    """Does the selected gdb's inferior call work on this CPU?
+
+    The harness's own probe, independent of gdb_sockets: ``print
+    (int)getpid()`` in a process blocked in recv().  gdb 13.1 on a CPU with
+    AMX fails it ("Couldn't write extended state status"); where calls
+    work, it prints the pid and exits 0.  Cached per gdb.
+    """
+    path = gdb_path()
+    if path not in _calls_work:
+        target = start_target([build("blocker"), "recv"])
+        try:
+            argv = [path, "-nx", "-q", "-batch"] + [
+                a for setting in GDB_SETTINGS for a in ("-iex", setting)] + [
+                "-p", str(target.pid), "-ex", "print (int)getpid()"]
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, env=gdb_env(), timeout=60)
+            printed = re.search(r"^\$1 = (\d+)$", proc.stdout, re.M)
+            _calls_work[path] = bool(proc.returncode == 0 and printed
+                                     and int(printed.group(1)) == target.pid
+                                     and "Couldn't" not in proc.stderr)
+        finally:
+            target.stop()
+    return _calls_work[path]
+
 
 def gdb_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = dict(os.environ)
@@ -330,7 +448,7 @@ def gdb_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 def gdb_argv(args: Sequence[str] = (), commands: Sequence[str] = (),
              batch: bool = True) -> List[str]:
     """gdb's command line: settings, gdb_sockets sourced, args, -ex commands."""
-    argv = ["gdb", "-nx", "-q"]
+    argv = [gdb_path(), "-nx", "-q"]
     if batch:
         argv.append("-batch")
     for setting in GDB_SETTINGS:
@@ -391,12 +509,13 @@ class GdbSession:
     PROMPT = "(gdb) "
 
     def __init__(self, pid: Optional[int], args: Sequence[str] = (),
-                 timeout: float = 30, prefix: Sequence[str] = ()) -> None:
+                 timeout: float = 30, prefix: Sequence[str] = (),
+                 env: Optional[Dict[str, str]] = None) -> None:
         argv = list(prefix) + gdb_argv((["-p", str(pid)] if pid is not None else []) + list(args),
                                        batch=False)
         self.pid = pid
         self.timeout = timeout
-        self.child = pexpect.spawn(argv[0], argv[1:], env=gdb_env(), encoding="utf-8",
+        self.child = pexpect.spawn(argv[0], argv[1:], env=gdb_env(env), encoding="utf-8",
                                    codec_errors="surrogateescape", timeout=timeout,
                                    dimensions=(50, 1000))
         self.startup = self._until_prompt(timeout)

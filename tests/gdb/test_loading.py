@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+import harness
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -28,7 +30,7 @@ def package_copy(tmp_path):
 
 def load(package_dir) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["gdb", "-nx", "-q", "-batch", "-iex", "set style enabled off",
+        [harness.gdb_path(), "-nx", "-q", "-batch", "-iex", "set style enabled off",
          "-ex", "source %s/init.py" % package_dir, "-ex", "help sock-shutdown"],
         capture_output=True, text=True, timeout=60, env=dict(os.environ, TERM="dumb"))
 

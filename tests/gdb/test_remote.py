@@ -36,11 +36,6 @@ if harness.REPO_DIR not in sys.path:
 
 from gdb_sockets import listing, procfs, remote  # noqa: E402  (pure modules)
 
-needs_gdbserver = pytest.mark.skipif(
-    not any(os.access(os.path.join(d, "gdbserver"), os.X_OK)
-            for d in os.environ.get("PATH", "").split(os.pathsep)),
-    reason="gdbserver is not installed (install.sh --test-deps)")
-
 KEYS = ("fd", "inode", "proto", "state", "recv_q", "send_q", "local", "peer", "type",
         "in_table", "uid")
 
@@ -258,7 +253,7 @@ class GdbServer:
 
     def __init__(self, args):
         self.popen = subprocess.Popen(
-            ["gdbserver"] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            [harness.gdbserver_path()] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
         self._lines: "queue.Queue" = queue.Queue()
         self.seen = []
@@ -293,6 +288,9 @@ class GdbServer:
 
 @pytest.fixture
 def gdbservers():
+    """Starts gdbservers (the selected gdb's own); all are stopped at the end.
+    gdbserver is a test dependency: its absence fails, it is not skipped."""
+    assert harness.gdbserver_path(), "gdbserver is not installed (install.sh --test-deps)"
     started = []
 
     def start(args):
@@ -331,7 +329,6 @@ def check_against_target(entries, target):
     assert {e["fd"]: e["inode"] for e in entries} == {fds[n]: inodes[n] for n in fds}
 
 
-@needs_gdbserver
 @pytest.mark.parametrize("fd_table", ["probe", "osdata"])
 def test_listing_matches_local_attach(survivor, targets, gdbservers, fd_table):
     args = ["--high-fd", "1500"] if fd_table == "osdata" else []
@@ -375,7 +372,6 @@ def test_listing_matches_local_attach(survivor, targets, gdbservers, fd_table):
     assert target.alive()
 
 
-@needs_gdbserver
 def test_sock_shutdown_wakes_reader_and_target_lives_on(survivor, targets, gdbservers):
     target = targets([survivor, "--threads", "2"], netns=True)
     client = target.info["fds"]["client"]
@@ -391,7 +387,6 @@ def test_sock_shutdown_wakes_reader_and_target_lives_on(survivor, targets, gdbse
     assert_keeps_living(target)
 
 
-@needs_gdbserver
 def test_pidfd_and_call_are_refused_and_nothing_is_touched(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     client = target.info["fds"]["client"]
@@ -412,7 +407,6 @@ def test_pidfd_and_call_are_refused_and_nothing_is_touched(survivor, targets, gd
     assert rows[target.info["inodes"]["client"]]["state"] == "ESTAB"
 
 
-@needs_gdbserver
 def test_extended_remote_attach(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     client = target.info["fds"]["client"]
@@ -430,7 +424,6 @@ def test_extended_remote_attach(survivor, targets, gdbservers):
     assert_keeps_living(target)
 
 
-@needs_gdbserver
 def test_pid_namespace_and_mount_namespace(survivor, targets, gdbservers):
     """A process in a container (own pid, mount and net namespaces, own /proc),
     gdbserver outside it.  gdb reads the program's files in the container's
@@ -448,7 +441,6 @@ def test_pid_namespace_and_mount_namespace(survivor, targets, gdbservers):
     check_against_target(json_from(result.out), target)
 
 
-@needs_gdbserver
 def test_made_up_pid_without_multiprocess_extensions(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     server = attached(gdbservers, target.pid)
@@ -460,7 +452,6 @@ def test_made_up_pid_without_multiprocess_extensions(survivor, targets, gdbserve
     check_against_target(json_from(result.out), target)
 
 
-@needs_gdbserver
 def test_process_killed_while_stopped(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     server = attached(gdbservers, target.pid)
@@ -472,7 +463,6 @@ def test_process_killed_while_stopped(survivor, targets, gdbservers):
     assert "info sockets: process %d has exited" % target.pid in result.err
 
 
-@needs_gdbserver
 def test_holders_is_refused_through_gdbserver(survivor, targets, gdbservers):
     target = targets([survivor], netns=True)
     server = attached(gdbservers, target.pid)
