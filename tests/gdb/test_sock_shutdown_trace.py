@@ -15,7 +15,7 @@ from harness import gdb_batch
 from test_sock_shutdown import (
     NR_CLOCK_NANOSLEEP, SHOW_SELECTED, assert_open_same_socket,
     assert_shut_down_ok, expect_spinners_fine, expect_woke, fd_inode, no_traceback,
-    refused_here, sd_binary, selected_tid, shutdown_batch, start_blocker, switch_to_tid,
+    assert_call_refused, calls_refused, sd_binary, selected_tid, shutdown_batch, start_blocker, switch_to_tid,
     wait_blocked, wake_with_pidfd)
 
 EAGAIN = 11
@@ -39,12 +39,14 @@ def echo(marker: str) -> str:
 REGISTER_DUMP = ("info registers", "info registers orig_rax", "x/2xb $pc")
 
 
-@pytest.mark.parametrize("method", ["syscall", "pidfd"])
+@pytest.mark.parametrize("method", ["syscall", "pidfd", "call"])
 @pytest.mark.parametrize("selected", ["blocked-thread", "busy-thread"])
 def test_registers_of_selected_thread_unchanged(sd_binary, targets, method, selected):
     """General registers (rip, eflags, orig_rax...) and the code at pc, read
     back from the kernel, are as they were.  A busy thread is stopped in
-    user code, where the syscall method must borrow two bytes at pc."""
+    user code, where the syscall method must borrow two bytes at pc.  Where
+    calls cannot work (calls_refused), -method call is refused instead and
+    the registers are just as untouched."""
     target = start_blocker(targets, sd_binary, "recv", "--busy", "2")
     pid, fd = target.pid, target.info["fds"]["client"]
     inode = fd_inode(pid, fd)
@@ -59,8 +61,12 @@ def test_registers_of_selected_thread_unchanged(sd_binary, targets, method, sele
     no_traceback(result)
     assert selected_tid(result.out) == tid
     shutdown_out = between(result.out, "@@SHUTDOWN", "@@FLUSH")
-    assert re.search(r"^shutdown\(%d, SHUT_RDWR\) = 0; .*\[method: %s\]" % (fd, method),
-                     shutdown_out, re.M), result
+    refused = method == "call" and calls_refused()
+    if refused:
+        assert "-method call cannot run here" in result.err, result
+    else:
+        assert re.search(r"^shutdown\(%d, SHUT_RDWR\) = 0; .*\[method: %s\]" % (fd, method),
+                         shutdown_out, re.M), result
     # Nothing but its report: no frame or source line of a step the user
     # did not ask for.
     assert not re.search(r"^(0x[0-9a-f]+\b|\d+\t|#\d+ )", shutdown_out, re.M), shutdown_out
@@ -70,6 +76,8 @@ def test_registers_of_selected_thread_unchanged(sd_binary, targets, method, sele
     assert re.search(r"^rip\s", before, re.M) and re.search(r"^eflags\s", before, re.M)
     assert re.search(r"^orig_rax\s", before, re.M), before
     assert after == before
+    if refused:
+        wake_with_pidfd(target, fd)
     assert expect_woke(target) == (0, 0)
     assert_open_same_socket(target, fd, inode)
     expect_spinners_fine(target, 2)
@@ -95,7 +103,8 @@ def test_errno_of_blocked_thread_kept_after_failing_shutdown(sd_binary, targets,
     result = gdb_batch(pid, command % client, command % closewait, command % closewait)
     no_traceback(result)
     assert result.rc == 1, result
-    if method == "call" and refused_here(result):
+    if method == "call" and calls_refused():
+        assert_call_refused(result)
         wake_with_pidfd(target, client)
     else:
         assert result.out.count("SHUT_RDWR) = 0; ") == 2, result.out
@@ -154,7 +163,7 @@ def test_settings_and_value_history_unchanged(sd_binary, targets):
     target = start_blocker(targets, sd_binary, "recv", "--closewait", "2")
     pid, fds = target.pid, target.info["fds"]
     attempts = [
-        "sock-shutdown -method call %d" % fds["closewait"][0],   # refused here, or works
+        "sock-shutdown -method call %d" % fds["closewait"][0],   # see calls_refused
         "sock-shutdown -method syscall %d" % fds["fresh"],       # ENOTCONN
         "sock-shutdown -method pidfd %d" % fds["fresh"],         # ENOTCONN
         "sock-shutdown 99999",                                   # not open
@@ -180,6 +189,10 @@ def test_settings_and_value_history_unchanged(sd_binary, targets):
     for n, text in enumerate(shown[1:], 1):
         assert text == shown[0], "after %r:\n%s\nbefore:\n%s" % (attempts[n - 1], text, shown[0])
     # Each attempt did what it should (so that the checks above mean something).
+    if calls_refused():
+        assert "-method call cannot run here" in result.err, result.err
+    else:
+        assert "SHUT_RDWR) = 0; " in between(out, "@@TRY1", "@@1"), out
     assert "= 0; " in between(out, "@@TRY7", "@@7"), out
     assert "SHUT_RDWR) = 0; " in between(out, "@@TRY5", "@@5"), out
     assert between(out, "@@VALUES", "@@END").strip() == "$1 = 42"
