@@ -2,18 +2,22 @@
 
 Facts this rests on (shared/design.md §3): gdb resumes every thread during
 an inferior call unless scheduler-locking is on, and a signal in another
-thread can then leave a dummy frame behind; gdb 13 has no call timeout;
-errno is per thread.  So, for the call only: scheduler-locking on,
-unwindonsignal on, language c, a watchdog, and errno saved and written
-back; the user's settings return whatever happens.
+thread can then leave a dummy frame behind; gdb 13 and 14 have no call
+timeout (gdb 15 added direct-call-timeout and unwind-on-timeout); errno is
+per thread.  So, for the call only: scheduler-locking on, unwindonsignal
+on, language c, gdb's own call timeout where it has one and a watchdog
+otherwise, and errno saved and written back; the user's settings return
+whatever happens.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import select
 import signal
-import threading
+import time
 from typing import Dict, Optional, Tuple
 
 import gdb
@@ -37,12 +41,28 @@ def temporary_settings(settings: Dict[str, str]):
         for name, value in saved:
             if isinstance(value, bool):
                 value = "on" if value else "off"
+            elif value is None:  # a number parameter at "unlimited"
+                value = "unlimited"
             gdb.execute("set %s %s" % (name, value), to_string=True)
 
+
+def _has_parameter(name: str) -> bool:
+    try:
+        gdb.parameter(name)
+    except RuntimeError:  # gdb's answer for a parameter it does not have
+        return False
+    return True
+
+
+# gdb 15 and later time a call out themselves and unwind it.
+GDB_TIMES_CALLS = _has_parameter("direct-call-timeout")
 
 # Only the selected thread runs while we act on it.
 HOLD_OTHER_THREADS = {"scheduler-locking": "on"}
 CALL_SETTINGS = dict(HOLD_OTHER_THREADS, unwindonsignal="on", language="c")
+if GDB_TIMES_CALLS:
+    CALL_SETTINGS.update({"direct-call-timeout": "%d" % CALL_TIMEOUT,
+                          "unwind-on-timeout": "on"})
 
 
 def call_unsafe_reason() -> Optional[str]:
@@ -80,6 +100,16 @@ def _probe_vector_write() -> Optional[str]:
     return None
 
 
+_NR_TGKILL = 234  # x86-64
+
+
+def _tgkill(pid: int, tid: int, signum: int) -> None:
+    """Send ``signum`` to one thread of the inferior (thread-directed)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall(ctypes.c_long(_NR_TGKILL), ctypes.c_long(pid), ctypes.c_long(tid),
+                 ctypes.c_long(signum))
+
+
 class CallFailed(Exception):
     """The inferior call did not return normally; gdb restored the context."""
 
@@ -89,32 +119,74 @@ def call_int_function(address: int, *args: int, timeout: float = CALL_TIMEOUT) -
 
     Only numbers we computed reach the expression; arguments are passed as
     gdb.Value, never as text.  Raises CallFailed if the call was interrupted
-    (by the watchdog or a signal); gdb has then unwound it.
+    (by gdb's own call timeout, the watchdog where gdb has none, or a
+    signal); gdb has then unwound it.
     """
     prototype = "int (*)(%s)" % (", ".join("int" for _ in args) or "void")
     function = gdb.parse_and_eval("(%s) %d" % (prototype, address)).dereference()
     int_type = gdb.lookup_type("int")
     values = [gdb.Value(arg).cast(int_type) for arg in args]
-    returned = threading.Event()
+    late = "did not return within %.0f s; gdb unwound the call" % timeout
+    with _Watchdog(gdb.selected_thread().ptid, None if GDB_TIMES_CALLS else timeout) as dog:
+        try:
+            return int(function(*values))
+        except gdb.error as e:
+            if dog.fired() or "timed out while in a function called from GDB" in str(e):
+                raise CallFailed(late) from None
+            raise CallFailed(str(e).split("\n")[0]) from None
+        except KeyboardInterrupt:  # Ctrl-C while the call ran
+            raise CallFailed("interrupted (Ctrl-C); gdb unwound the call") from None
 
-    def interrupt() -> None:
-        # A call that returned just as the timer fired must not get a
-        # stray SIGINT later.
-        if not returned.is_set():
-            os.kill(os.getpid(), signal.SIGINT)
 
-    watchdog = threading.Timer(timeout, interrupt)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        return int(function(*values))
-    except gdb.error as e:
-        raise CallFailed(str(e).split("\n")[0]) from None
-    except KeyboardInterrupt:
-        raise CallFailed("interrupted after %.0f s without returning" % timeout) from None
-    finally:
-        returned.set()
-        watchdog.cancel()
+class _Watchdog:
+    """Interrupts the calling thread with SIGINT after ``timeout`` seconds
+    (None: no watchdog), for gdbs without a call timeout of their own.
+
+    gdb holds Python's GIL for the whole call, so a Python thread cannot
+    keep time: a forked child does.  The SIGINT goes to the calling thread
+    (tgkill): gdb stops the call and unwinds it (unwindonsignal), and does
+    not pass SIGINT to the program.  The child waits to be killed after it
+    fired rather than exit, so gdb's own wait for the inferior never reaps
+    it; a pipe says whether it fired.
+    """
+
+    def __init__(self, ptid, timeout: Optional[float]) -> None:
+        self.pid, self.tid = ptid[0], ptid[1]
+        self.timeout = timeout
+        self.child = None
+        self.pipe = None
+
+    def __enter__(self) -> "_Watchdog":
+        if self.timeout is None:
+            return self
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child never returns)
+            try:
+                os.close(read_end)
+                time.sleep(self.timeout)
+                _tgkill(self.pid, self.tid, signal.SIGINT)
+                os.write(write_end, b"!")
+                while True:
+                    signal.pause()
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        self.child, self.pipe = child, read_end
+        return self
+
+    def fired(self) -> bool:
+        if self.pipe is None:
+            return False
+        readable, _, _ = select.select([self.pipe], [], [], 0)
+        return bool(readable)
+
+    def __exit__(self, *exc) -> None:
+        if self.child is not None:
+            os.kill(self.child, signal.SIGKILL)
+            os.waitpid(self.child, 0)
+            os.close(self.pipe)
+            self.child = self.pipe = None
 
 
 def _pointer_call(address: int) -> int:
