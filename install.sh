@@ -22,7 +22,11 @@ Sets up gdb_sockets (the 'info sockets' and 'sock-shutdown' gdb commands):
 Options:
   --test-deps   Also install what the tests need: pytest and pexpect for the
                 python3 on PATH (pip), and gdbserver, iproute2, util-linux,
-                gcc and golang-go (apt-get), each only if missing.
+                gcc and golang-go (apt-get), each only if missing; and the
+                other gdbs the suite runs against (gdb 16.3, 17.2, 18.1 from
+                PyPI's gdb-for-pwndbg, each with its gdbserver), one venv of
+                the system's Python each, in /var/cache/gdb_sockets as root,
+                else ~/.cache/gdb_sockets ($GDB_SOCKETS_CACHE overrides).
   --no-gdbinit  Do not touch the gdb init file.
   --uninstall   Remove this repository's source line from the gdb init
                 file(s), nothing else, and exit.
@@ -188,6 +192,49 @@ ensure_test_deps() {
             "install a C compiler and libc headers (Debian: apt-get install gcc libc6-dev), then rerun $RERUN"
     fi
     say "test tools: gdbserver, ss, ip, unshare, nsenter, cc, go: ok"
+    ensure_gdb_matrix
+}
+
+# The gdbs the suite runs against besides the system's: the newest of the
+# 16, 17 and 18 lines of PyPI's gdb-for-pwndbg (each ships its gdbserver).
+# tests/gdb/harness.py finds them in the same place (gdb_cache_dir).
+GDB_MATRIX=(16.3.0.post6 17.2.0.post5 18.1.0.post1)
+
+gdb_cache_dir() {
+    if [ -n "${GDB_SOCKETS_CACHE:-}" ]; then printf '%s\n' "$GDB_SOCKETS_CACHE"
+    elif is_root; then printf '%s\n' /var/cache/gdb_sockets
+    else printf '%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}/gdb_sockets"; fi
+}
+
+# A venv of the system's Python (not a pyenv one under /root): the wheel's
+# gdb loads that venv's libpython, which every user can then read, so the
+# tests that run gdb as another user work too.
+ensure_gdb_matrix() {
+    local cache version short dir have_version shorts=()
+    cache=$(gdb_cache_dir)
+    [ -x /usr/bin/python3 ] || need_packages python3
+    /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_packages python3-venv
+    mkdir -p "$cache"
+    for version in "${GDB_MATRIX[@]}"; do
+        short=${version%%.post*}; short=${short%.0}
+        dir=$cache/gdb-$short
+        shorts+=("$short")
+        have_version=$("$dir/bin/gdb" --version </dev/null 2>/dev/null | head -n 1 || true)
+        if [ "${have_version##* }" != "$short" ] || ! gdb_python_check "$dir/bin/gdb" >/dev/null; then
+            say "gdb $short: pip install gdb-for-pwndbg==$version into $dir..."
+            rm -rf "$dir"
+            if ! { umask 022; /usr/bin/python3 -m venv "$dir" && "$dir/bin/python" -m pip install -q \
+                    --disable-pip-version-check "gdb-for-pwndbg==$version"; } >"$LOG" 2>&1 </dev/null; then
+                tail -n 15 "$LOG" >&2
+                die "installing gdb $short failed (output above)" \
+                    "fix the cause (network? PyPI?), then rerun $RERUN"
+            fi
+            gdb_python_check "$dir/bin/gdb" >/dev/null || die "$dir/bin/gdb does not run Python" \
+                "remove $dir and rerun $RERUN"
+        fi
+        [ -x "$dir/bin/gdbserver" ] || die "$dir has no gdbserver" "remove $dir and rerun $RERUN"
+    done
+    say "gdbs for the tests: $(command -v gdb), and ${shorts[*]} in $cache"
 }
 
 cc_works() {  # compiles and runs a tiny C program with 'cc'
