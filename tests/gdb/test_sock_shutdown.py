@@ -175,7 +175,7 @@ def expect_woke(target, timeout: float = 10.0):
 
 def expect_spinners_fine(target, count: int) -> None:
     """Every busy thread kept running and never saw its registers change."""
-    line = target.expect("SPIN", 10)
+    line = target.expect("SPIN", 20)
     assert line == "SPIN threads=%d progressed=%d corrupt=0" % (count, count), line
 
 

@@ -248,11 +248,16 @@ int main(int argc, char **argv)
         unsigned long before[MAX_BUSY];
         for (int i = 0; i < busy; i++)
             before[i] = progress[i];
-        struct timespec d = {0, 100 * 1000000L};
-        nanosleep(&d, NULL);
+        /* Until each thread has moved on, or 10 s: on a loaded machine a
+         * runnable thread may wait long for a core, but it gets one. */
+        struct timespec d = {0, 10 * 1000000L};
         int progressed = 0;
-        for (int i = 0; i < busy; i++)
-            progressed += progress[i] != before[i];
+        for (int round = 0; round < 1000 && progressed < busy; round++) {
+            nanosleep(&d, NULL);
+            progressed = 0;
+            for (int i = 0; i < busy; i++)
+                progressed += progress[i] != before[i];
+        }
         printf("SPIN threads=%d progressed=%d corrupt=%d\n", busy, progressed, corrupt);
         fflush(stdout);
     }
