@@ -18,15 +18,24 @@ from typing import List, Optional, Sequence, Tuple
 
 import gdb
 
-from . import (annotate, details, holders, inferior_call, listing, pidfd, shutdown, sockdiag,
-               sockfd, syscall_inject, waiters)
+from .view import notes
+from .kernel import sockopt
+from .view import holders
+from .actions import inferior_call
+from .listing import join
+from .actions import pidfd_copy
+from .view import shutdown_report
+from .kernel import sockdiag
+from .kernel import fd_copies
+from .actions import syscall_inject
+from .view import waiters
 from .errors import SocketsError
-from .filters import SocketFilter
+from .view.filters import SocketFilter
 from .model import Socket
-from .target import current_target
+from .kernel.target import current_target
 
 
-def list_target_sockets(command: str = "gdb_sockets", holders: bool = False) -> listing.Listing:
+def list_target_sockets(command: str = "gdb_sockets", holders: bool = False) -> join.Listing:
     """The sockets of the selected inferior, with notes on what is unknown.
 
     Each record's ``extra`` says which threads wait on it (``waiters``) and
@@ -38,33 +47,33 @@ def list_target_sockets(command: str = "gdb_sockets", holders: bool = False) -> 
     if holders and target.remote:
         raise SocketsError("%s: -holders needs a list of every process's fds, which the "
                            "remote protocol cannot give; run gdb on the target's host" % command)
-    result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
+    result = join.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
     scan = {s.inode for s in result.sockets} if holders else None
     return _annotated(target, result, scan)
 
 
 def socket_details(command: str, sockets: Sequence[Socket]) -> dict:
-    """fd -> the extended view of each socket (details.py), for local targets."""
+    """fd -> the extended view of each socket (sockopt.py), for local targets."""
     target = current_target(command)
     if target.remote:
         raise SocketsError("%s: -extended asks each socket through a copy in gdb's own "
                            "process, which cannot reach a process on another host" % command)
     try:
-        return details.socket_details(target.pid, sockets)
-    except sockfd.CopyUnavailable as e:
+        return sockopt.socket_details(target.pid, sockets)
+    except fd_copies.CopyUnavailable as e:
         raise SocketsError("%s: -extended cannot copy the process's sockets: %s" % (
             command, e)) from None
 
 
-def _annotated(target, result: listing.Listing, scan_inodes) -> listing.Listing:
+def _annotated(target, result: join.Listing, scan_inodes) -> join.Listing:
     """``result`` with waiters, dups and, for ``scan_inodes``, other holders."""
-    notes = list(result.notes)
+    found_notes = list(result.notes)
     found_waiters = {}
     arch = target.inferior.architecture().name()
     if target.remote:
-        notes.append("blocked threads are not shown through gdbserver")
+        found_notes.append("blocked threads are not shown through gdbserver")
     elif not waiters.known_arch(arch):
-        notes.append("blocked threads are not shown on %s (x86-64 only)" % arch)
+        found_notes.append("blocked threads are not shown on %s (x86-64 only)" % arch)
     else:
         found_waiters = waiters.find_waiters(target.reader, target.pid,
                                              {s.fd for s in result.sockets}, arch=arch)
@@ -72,10 +81,10 @@ def _annotated(target, result: listing.Listing, scan_inodes) -> listing.Listing:
     if scan_inodes:
         scan = holders.other_holders(target.reader, target.pid, scan_inodes)
         if scan.hidden:
-            notes.append("%d process%s could not be read, so other holders may be missing"
+            found_notes.append("%d process%s could not be read, so other holders may be missing"
                          % (scan.hidden, "es" if scan.hidden != 1 else ""))
-    sockets = annotate.annotate(result.sockets, found_waiters, scan)
-    return listing.Listing(result.pid, sockets, notes)
+    sockets = notes.annotate(result.sockets, found_waiters, scan)
+    return join.Listing(result.pid, sockets, found_notes)
 
 
 def _unix_diag_for(target):
@@ -187,8 +196,8 @@ def plan_shutdown(command: str, selection: SocketFilter, method: Optional[str] =
     target = current_target(command)
     chosen_method = choose_method(target, method) if method is not None else None
     for fd in sorted(selection.fds or ()):
-        shutdown.refuse_unless_socket(command, target.reader, target.pid, fd)
-    result = listing.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
+        shutdown_report.refuse_unless_socket(command, target.reader, target.pid, fd)
+    result = join.list_sockets(target.reader, target.pid, unix_diag=_unix_diag_for(target))
     chosen = {s.fd for s in selection.apply(result.sockets)}
     # Other holders matter before acting: shutdown acts on the socket, for
     # every process that holds it.  Scan only for the chosen sockets.
@@ -205,11 +214,11 @@ def _run_method(target, method: str, sock: Socket, how: int) -> Tuple[int, int]:
         return inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how)
     if method == "syscall":
         return syscall_inject.shutdown(sock.fd, how)
-    return pidfd.shutdown_copy(target.pid, sock.fd, sock.inode, how)
+    return pidfd_copy.shutdown_copy(target.pid, sock.fd, sock.inode, how)
 
 
 def perform_shutdown(target, chosen: Sequence[Socket], how: int,
-                     method: Method) -> List[shutdown.Outcome]:
+                     method: Method) -> List[shutdown_report.Outcome]:
     """Shut each chosen socket down, then read the tables again: one Outcome each.
 
     ``method`` comes from choose_method.  A failure of the call itself
@@ -219,7 +228,7 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int,
     """
     outcomes = []
     for sock in chosen:
-        outcome = shutdown.Outcome(fd=sock.fd, how=how, method=method.name, before=sock,
+        outcome = shutdown_report.Outcome(fd=sock.fd, how=how, method=method.name, before=sock,
                                    notes=list(method.notes))
         outcomes.append(outcome)
         try:
@@ -227,21 +236,21 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int,
         except (inferior_call.CallFailed, SocketsError) as e:
             outcome.failure = str(e)
             break
-    after = {s.fd: s for s in listing.list_sockets(
+    after = {s.fd: s for s in join.list_sockets(
         target.reader, target.pid, unix_diag=_unix_diag_for(target)).sockets}
     for outcome in outcomes:
         outcome.after = after.get(outcome.fd)
     return outcomes
 
 
-def shutdown_fd(fd: int, how: str = "both", method: str = "auto") -> shutdown.Outcome:
+def shutdown_fd(fd: int, how: str = "both", method: str = "auto") -> shutdown_report.Outcome:
     """Shut down one socket fd of the selected inferior and return the verified outcome.
 
     ``how`` is "read", "write" or "both".  Raises SocketsError, touching
     nothing, if fd is not an open socket; a shutdown the kernel refused
     comes back as an Outcome with ``ok`` False and ``errno`` set.
     """
-    how_code = shutdown.parse_how("sock-shutdown", how)
+    how_code = shutdown_report.parse_how("sock-shutdown", how)
     if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
         raise SocketsError("sock-shutdown: fd must be a non-negative int, not %r" % (fd,))
     target, chosen, resolved = plan_shutdown("sock-shutdown", SocketFilter(fds=frozenset({fd})),

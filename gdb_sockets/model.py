@@ -173,7 +173,7 @@ class Socket:
         }
         if self.type is not None:
             out["type"] = self.type
-        # Who waits on it and which other fds name it (annotate.py): empty
+        # Who waits on it and which other fds name it (notes.py): empty
         # unless the listing found some.
         out["waiters"] = []
         out["also_fds"] = []

@@ -34,7 +34,9 @@ from harness import build, gdb_batch, gdb_batch_args, json_from
 if harness.REPO_DIR not in sys.path:
     sys.path.insert(0, harness.REPO_DIR)
 
-from gdb_sockets import listing, procfs, remote  # noqa: E402  (pure modules)
+from gdb_sockets.listing import join as listing
+from gdb_sockets.kernel import procfs
+from gdb_sockets.kernel import remote_proc  # noqa: E402  (pure modules)
 
 needs_gdbserver = pytest.mark.skipif(
     not any(os.access(os.path.join(d, "gdbserver"), os.X_OK)
@@ -54,7 +56,7 @@ def no_traceback(result) -> None:
 # A fake gdbserver: the packets RemoteProc sends, answered from local files
 # with gdbserver's encodings (binary escapes, fileio errnos, XML osdata).
 
-_TO_FILEIO = {local: code for code, local in remote._FILEIO_ERRNO.items()}
+_TO_FILEIO = {local: code for code, local in remote_proc._FILEIO_ERRNO.items()}
 
 
 def escape_binary(data: bytes) -> bytes:
@@ -179,7 +181,7 @@ def test_fake_remote_reads_fd_table_like_local(odd_fds, probe_limit):
     pid = os.getpid()
     fake = FakeGdbserver()
     syncs = []
-    reader = remote.RemoteProc(fake, lambda: syncs.append(len(fake.sent)), probe_limit)
+    reader = remote_proc.RemoteProc(fake, lambda: syncs.append(len(fake.sent)), probe_limit)
     local = procfs.LocalProc()
     remote_links = procfs.read_fd_links(reader, pid)
     local_links = procfs.read_fd_links(local, pid)
@@ -195,7 +197,7 @@ def test_fake_remote_reads_fd_table_like_local(odd_fds, probe_limit):
     if used_osdata:
         # The long name was cut in the osdata and read again in full.
         long_fd = max(odd_fds.items(), key=lambda item: len(item[0]))[1]
-        assert "vFile:readlink:" + remote.hex_path("/proc/%d/fd/%d" % (pid, long_fd)) in fake.sent
+        assert "vFile:readlink:" + remote_proc.hex_path("/proc/%d/fd/%d" % (pid, long_fd)) in fake.sent
     # The socket listing agrees too (protocol names aside: no getxattr remotely).
     remote_socks = {s.fd: s for s in listing.list_sockets(reader, pid).sockets}
     local_socks = {s.fd: s for s in listing.list_sockets(local, pid).sockets}
@@ -205,7 +207,7 @@ def test_fake_remote_reads_fd_table_like_local(odd_fds, probe_limit):
 
 
 def test_fake_remote_errors_are_oserrors_like_local():
-    reader = remote.RemoteProc(FakeGdbserver())
+    reader = remote_proc.RemoteProc(FakeGdbserver())
     with pytest.raises(FileNotFoundError):
         reader.read("/proc/%d/net/no_such_table" % os.getpid())
     with pytest.raises(FileNotFoundError):
@@ -220,28 +222,28 @@ def test_fake_remote_errors_are_oserrors_like_local():
 
 
 def test_reply_parsing():
-    assert remote.unescape_binary(b"a}\x03b}]") == b"a#b}"
-    assert remote.parse_f_reply("vFile:pread:3,10,0", b"F3;a}\x03b") == (3, b"a#b")
-    assert remote.parse_f_reply("vFile:readlink:00", b"F4;x;y;") == (4, b"x;y;")
+    assert remote_proc.unescape_binary(b"a}\x03b}]") == b"a#b}"
+    assert remote_proc.parse_f_reply("vFile:pread:3,10,0", b"F3;a}\x03b") == (3, b"a#b")
+    assert remote_proc.parse_f_reply("vFile:readlink:00", b"F4;x;y;") == (4, b"x;y;")
     for code, cls in ((2, FileNotFoundError), (13, PermissionError)):
         with pytest.raises(cls):
-            remote.parse_f_reply("vFile:open:00,0,0", b"F-1,%x" % code, "/p")
+            remote_proc.parse_f_reply("vFile:open:00,0,0", b"F-1,%x" % code, "/p")
     with pytest.raises(OSError) as raised:
-        remote.parse_f_reply("vFile:open:00,0,0", b"F-1,5b", "/p")  # FILEIO_ENAMETOOLONG
+        remote_proc.parse_f_reply("vFile:open:00,0,0", b"F-1,5b", "/p")  # FILEIO_ENAMETOOLONG
     assert raised.value.errno == errno.ENAMETOOLONG
-    with pytest.raises(remote.ProtocolError, match="does not support vFile:readlink"):
-        remote.parse_f_reply("vFile:readlink:2f", b"")
+    with pytest.raises(remote_proc.ProtocolError, match="does not support vFile:readlink"):
+        remote_proc.parse_f_reply("vFile:readlink:2f", b"")
     xml = (b'<item><column name="pid">12</column><column name="command">x</column>'
            b'<column name="file descriptor">4</column><column name="name">a&lt;b&amp;lt;\n'
            b'\xff</column></item><item><column name="pid">123</column><column name="command">'
            b'x</column><column name="file descriptor">5</column><column name="name">socket:[9]'
            b'</column></item>')
-    assert remote.parse_osdata_fds(xml, 12) == {4: b"a<b&lt;\n\xff"}
-    assert remote.status_field(b"Name:\tx\nTgid:\t77\nFDSize:\t64\n", "FDSize") == "64"
+    assert remote_proc.parse_osdata_fds(xml, 12) == {4: b"a<b&lt;\n\xff"}
+    assert remote_proc.status_field(b"Name:\tx\nTgid:\t77\nFDSize:\t64\n", "FDSize") == "64"
 
 
 def test_remote_module_never_imports_gdb():
-    probe = ("import sys, json; import gdb_sockets.remote; "
+    probe = ("import sys, json; import gdb_sockets.kernel.remote_proc; "
              "print(json.dumps('gdb' in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=harness.REPO_DIR, check=True,
                          capture_output=True, text=True,
@@ -338,7 +340,7 @@ def test_listing_matches_local_attach(survivor, targets, gdbservers, fd_table):
     target = targets([survivor] + args, netns=True)
     fdsize = int(re.search(r"FDSize:\s*(\d+)",
                            open("/proc/%d/status" % target.pid).read()).group(1))
-    assert (fdsize > remote.PROBE_LIMIT) == (fd_table == "osdata"), fdsize  # the premise
+    assert (fdsize > remote_proc.PROBE_LIMIT) == (fd_table == "osdata"), fdsize  # the premise
     server = attached(gdbservers, target.pid)
     result = remote_gdb(server, "info sockets -json", "info sockets", "detach")
     assert result.rc == 0, result

@@ -2,7 +2,7 @@
 
 import socket
 
-from gdb_sockets.details import (SO_MEMINFO, TCP_INFO, _TCP_INFO, details_text,
+from gdb_sockets.kernel.sockopt import (SO_MEMINFO, TCP_INFO, _TCP_INFO, details_text,
                                  parse_meminfo, parse_tcp_info)
 
 

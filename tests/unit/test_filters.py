@@ -3,7 +3,7 @@
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.filters import EndpointPattern, SocketFilter, parse_port
+from gdb_sockets.view.filters import EndpointPattern, SocketFilter, parse_port
 from gdb_sockets.model import InetEndpoint, Socket, UnixAddress, UnixPeer
 
 CMD = "info sockets"

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.annotate import fds_by_inode
-from gdb_sockets.holders import Holder, HolderScan, other_holders
+from gdb_sockets.view.notes import fds_by_inode
+from gdb_sockets.view.holders import Holder, HolderScan, other_holders
 from gdb_sockets.model import Socket
-from gdb_sockets.procfs import FdLink, LocalProc, read_fd_links
+from gdb_sockets.kernel.procfs import FdLink, LocalProc, read_fd_links
 
 
 def _sockets_of(links):

@@ -3,7 +3,7 @@
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.options import (FLAG, VALUE, parse, parse_fd, parse_protos,
+from gdb_sockets.view.options import (FLAG, VALUE, parse, parse_fd, parse_protos,
                                  parse_states)
 
 # The spec of 'info sockets' (commands.INFO_SOCKETS_OPTIONS; commands imports gdb).

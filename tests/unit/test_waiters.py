@@ -11,8 +11,8 @@ import time
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.procfs import LocalProc
-from gdb_sockets.waiters import (EpollEntry, InSyscall, Waiter, find_waiters, known_arch,
+from gdb_sockets.kernel.procfs import LocalProc
+from gdb_sockets.view.waiters import (EpollEntry, InSyscall, Waiter, find_waiters, known_arch,
                                  parse_epoll_fdinfo, parse_syscall, read_at)
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "waiters")

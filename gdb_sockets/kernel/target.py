@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import gdb
 
-from .errors import SocketsError
+from ..errors import SocketsError
 from .procfs import LocalProc
-from .remote import RemoteProc, status_field
+from .remote_proc import RemoteProc, status_field
 
 REMOTE_KINDS = ("remote", "extended-remote")
 

@@ -21,9 +21,9 @@ import struct
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
-from . import syscalls_x86_64
-from .errors import SocketsError
-from .procfs import FdLink
+from ..kernel import syscalls_x86_64
+from ..errors import SocketsError
+from ..kernel.procfs import FdLink
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ link, and then, per protocol:
   remote target gets (gdbserver reads the files), and the fallback
   whenever the faster ways cannot run;
 - for a process on gdb's own host, TCP, UDP and UNIX sockets come from
-  sock_diag instead (diagpath.py): exact lookups of the target's own
+  sock_diag instead (diag.py): exact lookups of the target's own
   sockets, or one dump of the namespace when the target holds a good share
   of it.  Packet, netlink, raw, ping and UDP-Lite tables are small and are
   read.
@@ -24,10 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from . import procfs, procnet
-from .model import (PROTO_NAMES, Socket, UnixAddress, UnixPeer,
+from ..kernel import procfs
+from ..kernel import procnet
+from ..model import (PROTO_NAMES, Socket, UnixAddress, UnixPeer,
                     proto_from_kernel_name, state_name)
-from .netns import DiagUnavailable
+from ..kernel.netns import DiagUnavailable
 
 # Protocols whose sockets are missing from their table until they are
 # bound or connected: absent from it, they are UNCONN.
@@ -150,9 +151,9 @@ def _protocol(reader, pid: int, fd: int) -> Optional[str]:
 def _socket_fds(reader, pid: int, on_this_host: bool) -> List[Tuple[int, int]]:
     """(fd, inode) of every socket fd, sorted by fd."""
     if on_this_host:
-        from . import sockfd
+        from ..kernel import fd_copies
         try:
-            return sockfd.socket_fds(pid)
+            return fd_copies.socket_fds(pid)
         except OSError:
             pass  # procfs says what went wrong, in the user's words
     return [(link.fd, link.socket_inode) for link in procfs.read_fd_links(reader, pid)
@@ -160,31 +161,32 @@ def _socket_fds(reader, pid: int, on_this_host: bool) -> List[Tuple[int, int]]:
 
 
 def _by_diag(reader, pid: int, strategy: str):
-    """(fds, diagpath.Collected) from sock_diag; (fds, None) when it cannot
+    """(fds, diag.Collected) from sock_diag; (fds, None) when it cannot
     answer for this process; (None, None) when the fds could not be read
     (procfs then says why).
     """
     # Imported here: these modules are for local targets only (ctypes,
     # netlink, threads).
-    from . import diagpath, sockfd
+    from . import diag
+    from ..kernel import fd_copies
     prefetch = None
     try:
-        with sockfd.FdDir(pid) as fd_dir:
+        with fd_copies.FdDir(pid) as fd_dir:
             # Dumps that pay for themselves start at once, in the kernel,
             # while the fd links are read.
-            count = sockfd.open_fd_count(pid)
+            count = fd_copies.open_fd_count(pid)
             names = None
             if count is None:
                 names = fd_dir.names()
                 count = len(names)
-            dumps = diagpath.prefetch_protocols(pid, count, strategy)
+            dumps = diag.prefetch_protocols(pid, count, strategy)
             if dumps:
-                prefetch = diagpath.Prefetch(pid, dumps)
+                prefetch = diag.Prefetch(pid, dumps)
             fds = fd_dir.sockets(fd_dir.names() if names is None else names)
         try:
-            return fds, diagpath.collect(pid, fds, lambda fd: _protocol(reader, pid, fd),
+            return fds, diag.collect(pid, fds, lambda fd: _protocol(reader, pid, fd),
                                          strategy, prefetch)
-        except diagpath.Unavailable:
+        except diag.Unavailable:
             return fds, None
     except OSError:
         return None, None
@@ -205,15 +207,15 @@ def _fill_listener_backlog(pid: int, rows: Dict[int, Socket],
                  if row.proto in ("tcp", "tcp6") and row.state == "LISTEN" and row.send_q is None]
     if not listeners:
         return
-    from . import diagpath
+    from . import diag
     try:
-        backlogs = diagpath.listener_backlogs(
+        backlogs = diag.listener_backlogs(
             pid, [(row.inode, row.proto, row.local.address, row.local.port) for row in listeners])
-    except diagpath.Unavailable:
+    except diag.Unavailable:
         fd_of = {}
         for fd, inode in fds:
             fd_of.setdefault(inode, fd)
-        backlogs = diagpath.listener_backlogs_by_copies(
+        backlogs = diag.listener_backlogs_by_copies(
             pid, [(row.inode, fd_of[row.inode]) for row in listeners])
     for row in listeners:
         if row.inode in backlogs:

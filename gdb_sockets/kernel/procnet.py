@@ -15,7 +15,7 @@ import re
 from dataclasses import replace
 from typing import AbstractSet, Dict, Iterable, Optional
 
-from .model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
+from ..model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
                     UnixAddress, UnixPeer, state_name)
 
 Rows = Dict[int, Socket]

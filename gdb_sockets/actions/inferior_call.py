@@ -18,9 +18,9 @@ from typing import Dict, Optional, Tuple
 
 import gdb
 
-from . import symbols
-from .errors import SocketsError
-from .render import escape
+from . import libc_symbols
+from ..errors import SocketsError
+from ..view.render import escape
 
 CALL_TIMEOUT = 5.0  # seconds before the watchdog interrupts a call
 
@@ -128,8 +128,8 @@ def _pointer_call(address: int) -> int:
 
 def libc_shutdown_addresses(pid: int, reader) -> Optional[Tuple[int, int]]:
     """(shutdown, __errno_location) in the target's libc, or None if not there."""
-    shutdown = symbols.libc_function(reader, pid, "shutdown")
-    errno_location = symbols.libc_function(reader, pid, "__errno_location")
+    shutdown = libc_symbols.libc_function(reader, pid, "shutdown")
+    errno_location = libc_symbols.libc_function(reader, pid, "__errno_location")
     if shutdown is None or errno_location is None:
         return None
     # gdb must agree that these are libc's functions: a wrong load base would

@@ -39,7 +39,7 @@ import os
 import re
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .errors import SocketsError
+from ..errors import SocketsError
 
 PROBE_LIMIT = 1024   # fd-table slots probed one readlink each; above, osdata
 READ_CHUNK = 0x4000  # bytes asked per pread; gdbserver sends what fits a packet

@@ -1,7 +1,7 @@
 """The extended view (-extended): memory, TCP retransmission state, backlog.
 
 Asked of each socket itself, through a pidfd_getfd copy in gdb's process
-(``sockfd.FdCopies``: inode re-checked, every copy closed), so it works on
+(``fd_copies.FdCopies``: inode re-checked, every copy closed), so it works on
 gdb's own host only.  No gdb here.
 
 - SO_MEMINFO gives what ``ss -m`` shows as skmem: bytes allocated in the
@@ -17,8 +17,8 @@ import socket
 import struct
 from typing import Dict, Iterable, Optional
 
-from .model import Socket
-from .sockfd import FdCopies
+from ..model import Socket
+from .fd_copies import FdCopies
 
 SO_MEMINFO = 55
 TCP_INFO = 11
@@ -62,7 +62,7 @@ def parse_tcp_info(raw: bytes) -> Optional[dict]:
 def socket_details(pid: int, sockets: Iterable[Socket]) -> Dict[int, dict]:
     """fd -> details for each socket that could be copied.
 
-    Raises sockfd.CopyUnavailable when no copy can be made at all.
+    Raises fd_copies.CopyUnavailable when no copy can be made at all.
     """
     found: Dict[int, dict] = {}
     with FdCopies(pid) as copies:

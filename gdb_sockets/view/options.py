@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping
 
-from .errors import SocketsError
+from ..errors import SocketsError
 from .filters import EndpointPattern, SocketFilter, parse_port
-from .model import PROTO_NAMES, STATE_NAMES, normalize_state
+from ..model import PROTO_NAMES, STATE_NAMES, normalize_state
 
 FLAG = "flag"
 VALUE = "value"

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import gdb
 
-from .errors import SocketsError
+from ..errors import SocketsError
 from .inferior_call import HOLD_OTHER_THREADS, CallFailed, temporary_settings
 
 SYSCALL_INSN = b"\x0f\x05"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterable, List, Optional, Sequence
 
-from .model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
+from ..model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
                     UnixAddress, UnixPeer)
 
 _NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from . import procfs
-from .errors import SocketsError
-from .model import Socket
-from .annotate import holder_text, waiter_text
+from ..kernel import procfs
+from ..errors import SocketsError
+from ..model import Socket
+from .notes import holder_text, waiter_text
 from .render import escape, format_endpoint
 
 # Sockets that inet_shutdown accepts in state CLOSE (unconnected) with ENOTCONN.

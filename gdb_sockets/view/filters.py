@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import FrozenSet, Iterable, List, Optional
 
-from .errors import SocketsError
-from .model import InetEndpoint, Socket, UnixAddress, UnixPeer
+from ..errors import SocketsError
+from ..model import InetEndpoint, Socket, UnixAddress, UnixPeer
 
 
 def _normal_address(text: str):

@@ -14,14 +14,14 @@ from __future__ import annotations
 import ctypes
 from typing import Tuple
 
-from .errors import SocketsError
-from .sockfd import CopyUnavailable, FdCopies
+from ..errors import SocketsError
+from ..kernel.fd_copies import CopyUnavailable, FdCopies
 
 
 def shutdown_copy(pid: int, fd: int, inode: int, how: int) -> Tuple[int, int]:
     """shutdown(how) on a copy of the target's ``fd``: (retval, errno).
 
-    The copy is made by ``sockfd.FdCopies``, which refuses where receiving a
+    The copy is made by ``fd_copies.FdCopies``, which refuses where receiving a
     socket would re-classify its traffic (cgroup v1 net_cls/net_prio) and
     closes every copy.  Raises SocketsError, having done nothing, if the
     copy cannot be made or is not the socket with ``inode``.

@@ -3,7 +3,7 @@
 A socket stays open, and its peer sees no FIN, while any fd anywhere names
 it: a dup() in the same process, or a child that inherited it over fork().
 Both show as the same ``socket:[INODE]`` link under /proc/PID/fd; the
-target's own dups are found from its listing (annotate.fds_by_inode).
+target's own dups are found from its listing (notes.fds_by_inode).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import AbstractSet, Dict, List
 
-from .errors import SocketsError
+from ..errors import SocketsError
 
 
 @dataclass(frozen=True)

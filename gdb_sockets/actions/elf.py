@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, Optional
 
-from .errors import SocketsError
+from ..errors import SocketsError
 
 SHT_DYNSYM = 11
 STT_FUNC = 2

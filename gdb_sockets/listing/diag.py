@@ -4,7 +4,7 @@ The tables /proc/PID/net/{tcp,tcp6,udp,udp6,unix} hold every socket of
 the namespace: reading one costs 1-3 us a row whatever the target owns.
 Here the cost follows the target, in one of two ways per protocol:
 
-- ``exact``: each socket fd is copied into gdb (sockfd.FdCopies), its
+- ``exact``: each socket fd is copied into gdb (fd_copies.FdCopies), its
   addresses read with getsockname/getpeername, and the kernel asked for
   that one socket by its 4-tuple (UNIX: by inode, no copy needed).  The
   answer must carry the fd's inode; anything else (a SO_REUSEPORT group
@@ -23,7 +23,7 @@ Here the cost follows the target, in one of two ways per protocol:
 The rows are the ones the table path builds, field for field (one set of
 tests runs on every path and compares them): a socket the kernel's tables
 do not hold comes back in ``tableless``, and a TCP listener's Send-Q is
-its backlog on both paths (listing.py asks for it on the table path).
+its backlog on both paths (join.py asks for it on the table path).
 
 No gdb here.
 """
@@ -38,13 +38,13 @@ import struct
 import threading
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
-from . import sockdiag
-from .model import InetEndpoint, Socket, UnixAddress, UnixPeer, state_name
-from .procnet import UNIX_TYPES
-from .sockdiag import DiagChannel, DiagError, InetQuery, InetRecord
-from .sockfd import CopyUnavailable, FdCopies
-from .netns import DiagUnavailable
-from .procnet import unix_name_to_path
+from ..kernel import sockdiag
+from ..model import InetEndpoint, Socket, UnixAddress, UnixPeer, state_name
+from ..kernel.procnet import UNIX_TYPES
+from ..kernel.sockdiag import DiagChannel, DiagError, InetQuery, InetRecord
+from ..kernel.fd_copies import CopyUnavailable, FdCopies
+from ..kernel.netns import DiagUnavailable
+from ..kernel.procnet import unix_name_to_path
 
 STRATEGIES = ("auto", "exact", "dump")
 

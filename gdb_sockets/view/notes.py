@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
 from .holders import HolderScan
-from .model import Socket
+from ..model import Socket
 from .render import escape
 from .waiters import Waiter
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from .errors import SocketsError
+from ..errors import SocketsError
 
 _SOCKET_LINK = re.compile(r"^socket:\[(\d+)\]$")
 

@@ -11,9 +11,10 @@ import io
 import re
 from typing import Optional
 
-from . import elf, procfs
-from .errors import SocketsError
-from .render import escape
+from . import elf
+from ..kernel import procfs
+from ..errors import SocketsError
+from ..view.render import escape
 
 # Symbol offsets by (pid, load address, path, name): a process keeps its
 # libc mapping for life, and reading libc's symbols costs milliseconds.

@@ -8,9 +8,14 @@ from dataclasses import replace
 
 import gdb
 
-from . import annotate, api, details, options, render, shutdown
-from .errors import SocketsError
-from .model import PROTO_NAMES, STATE_NAMES
+from ..view import notes
+from .. import api
+from ..kernel import sockopt
+from ..view import options
+from ..view import render
+from ..view import shutdown_report
+from ..errors import SocketsError
+from ..model import PROTO_NAMES, STATE_NAMES
 
 INFO_SOCKETS_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG, holders=options.FLAG,
                             extended=options.FLAG)
@@ -107,7 +112,7 @@ def _with_detail_lines(table: str, shown) -> str:
     for line, sock in zip(lines[1:], shown):
         out.append(line)
         found = sock.extra.get("details")
-        text = details.details_text(found) if found is not None else "(no detail: the fd changed)"
+        text = sockopt.details_text(found) if found is not None else "(no detail: the fd changed)"
         owner = "uid %s" % (sock.uid if sock.uid is not None else "?")
         out.append("      %s  %s" % (owner, text) if text else "      " + owner)
     return "\n".join(out)
@@ -210,8 +215,8 @@ See also: help sock-shutdown."""
         elif not shown:
             gdb.write("No socket of process %d matches.\n" % result.pid)
         else:
-            notes = [annotate.notes_text(s) for s in shown]
-            table = render.format_table(shown, table_colorizer(), notes)
+            cells = [notes.notes_text(s) for s in shown]
+            table = render.format_table(shown, table_colorizer(), cells)
             if extended is not None:
                 table = _with_detail_lines(table, shown)
             gdb.write(table + "\n")
@@ -292,14 +297,14 @@ See also: info sockets."""
         values = {"state": _state_words(), "proto": list(PROTO_NAMES),
                   "method": list(api.METHODS)}
         return _complete_options(text, word, SOCK_SHUTDOWN_OPTIONS, values,
-                                 others=_socket_fds() + sorted(shutdown.HOW))
+                                 others=_socket_fds() + sorted(shutdown_report.HOW))
 
     def _run(self, argument):
         command = "sock-shutdown"
         parsed = options.parse(command, gdb.string_to_argv(argument), SOCK_SHUTDOWN_OPTIONS)
         args = list(parsed.args)
-        how_word = args.pop() if args and args[-1].lower() in shutdown.HOW else None
-        how = shutdown.parse_how(command, how_word)
+        how_word = args.pop() if args and args[-1].lower() in shutdown_report.HOW else None
+        how = shutdown_report.parse_how(command, how_word)
         selection = options.build_filter(command, parsed, args)
         methods = parsed.values("method") or ["auto"]
         if len(methods) > 1:
@@ -314,14 +319,14 @@ See also: info sockets."""
         if not chosen:
             gdb.write("No socket of process %d matches; nothing done.\n" % target.pid)
             return
-        plan = shutdown.plan_lines(chosen, how)
+        plan = shutdown_report.plan_lines(chosen, how)
         if dry_run:
             gdb.write("Would shut down in process %d:\n%s\n(dry run: nothing done)\n"
                       % (target.pid, "\n".join(plan)))
             return
         # Only a shutdown for reading stops a listener (SHUT_WR does nothing to it).
         listeners = [s for s in chosen if s.state == "LISTEN"] if how != 1 else []
-        shared = shutdown.shared_elsewhere(chosen)
+        shared = shutdown_report.shared_elsewhere(chosen)
         if len(chosen) > 1 or listeners or shared:
             # Said whether or not confirmation is on: what else this touches.
             # With -json it goes to stderr, so that stdout is only the JSON.
@@ -341,7 +346,7 @@ See also: info sockets."""
             gdb.write(json.dumps([o.to_json() for o in outcomes], indent=2) + "\n")
         else:
             for outcome in outcomes:
-                gdb.write("\n".join(shutdown.report(outcome)) + "\n")
+                gdb.write("\n".join(shutdown_report.report(outcome)) + "\n")
         _fail_unless_all_ok(command, outcomes, len(chosen))
 
 
@@ -356,7 +361,7 @@ def _fail_unless_all_ok(command, outcomes, wanted):
         elif o.already_shut:
             parts.append("fd %d: already shut down" % o.fd)
         else:
-            parts.append("fd %d: %s" % (o.fd, shutdown.errno_text(o.errno or 0)))
+            parts.append("fd %d: %s" % (o.fd, shutdown_report.errno_text(o.errno or 0)))
     if len(outcomes) < wanted:
         parts.append("%d not attempted after that failure" % (wanted - len(outcomes)))
     raise SocketsError("%s: failed: %s" % (command, "; ".join(parts)))
