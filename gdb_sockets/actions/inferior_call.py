@@ -1,6 +1,6 @@
-"""The `call` method: libc's shutdown() run in the inferior by gdb (gdb glue).
+"""gdb glue: the `call` method, libc's shutdown() run in the inferior by gdb.
 
-Facts this rests on (shared/design.md §3): gdb resumes every thread during
+Facts this rests on (measured with gdb 13.1, see the README): gdb resumes every thread during
 an inferior call unless scheduler-locking is on, and a signal in another
 thread can then leave a dummy frame behind; gdb 13 has no call timeout;
 errno is per thread.  So, for the call only: scheduler-locking on,
@@ -150,11 +150,11 @@ def call_shutdown(pid: int, reader, fd: int, how: int) -> Tuple[int, int]:
     """
     addresses = libc_shutdown_addresses(pid, reader)
     if addresses is None:
-        raise SocketsError("sock-shutdown: process %d has no shared libc with shutdown() "
+        raise SocketsError("process %d has no shared libc with shutdown() "
                            "(a static binary?); use -method syscall" % pid)
     shutdown_address, errno_location = addresses
     inferior = gdb.selected_inferior()
-    # The caller (api.choose_method) has run call_unsafe_reason() already.
+    # The caller (actions/choose.py) has run call_unsafe_reason() already.
     with temporary_settings(CALL_SETTINGS):
         errno_address = _pointer_call(errno_location)
         saved_errno = bytes(inferior.read_memory(errno_address, 4))

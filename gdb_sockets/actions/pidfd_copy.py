@@ -16,12 +16,13 @@ from typing import Tuple
 
 from ..errors import SocketsError
 from ..kernel.fd_copies import CopyUnavailable, FdCopies
+from ..kernel.libc import libc
 
 
 def shutdown_copy(pid: int, fd: int, inode: int, how: int) -> Tuple[int, int]:
     """shutdown(how) on a copy of the target's ``fd``: (retval, errno).
 
-    The copy is made by ``fd_copies.FdCopies``, which refuses where receiving a
+    The copy is made by ``kernel/fd_copies.FdCopies``, which refuses where receiving a
     socket would re-classify its traffic (cgroup v1 net_cls/net_prio) and
     closes every copy.  Raises SocketsError, having done nothing, if the
     copy cannot be made or is not the socket with ``inode``.
@@ -31,11 +32,10 @@ def shutdown_copy(pid: int, fd: int, inode: int, how: int) -> Tuple[int, int]:
             copy = copies.copy(fd, inode)
             if copy is None:
                 raise SocketsError(
-                    "sock-shutdown: fd %d of process %d is no longer socket %d; "
+                    "fd %d of process %d is no longer socket %d; "
                     "nothing done (run 'info sockets' again)" % (fd, pid, inode))
-            libc = ctypes.CDLL(None, use_errno=True)
-            retval = libc.shutdown(copy, how)
+            retval = libc().shutdown(copy, how)
             return retval, (ctypes.get_errno() if retval != 0 else 0)
     except CopyUnavailable as e:
-        raise SocketsError("sock-shutdown: -method pidfd cannot copy fd %d of process %d: "
+        raise SocketsError("-method pidfd cannot copy fd %d of process %d: "
                            "%s; use -method syscall" % (fd, pid, e)) from None

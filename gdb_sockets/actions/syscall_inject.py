@@ -1,11 +1,11 @@
-"""The `syscall` method: one raw system call stepped in the selected thread (gdb glue).
+"""gdb glue: the `syscall` method, one raw system call stepped in the selected thread.
 
 No symbol is needed: the thread's registers are pointed at a `syscall`
 instruction and stepped once, with every other thread held.  Only general
 registers are written, never the vector state (which gdb 13 cannot write
 on CPUs with AMX).
 
-Facts this rests on (shared/design.md §3): the kernel restarts a system
+Facts this rests on (measured with gdb 13.1, see the README): the kernel restarts a system
 call that a stop interrupted from orig_rax, so orig_rax is set to -1 for
 the step (no restart of the injected call) and restored afterwards (the
 interrupted call restarts as the program expects).  x86-64 only.
@@ -128,7 +128,7 @@ def inject(number: int, args: Sequence[int]) -> int:
     """
     reason = unsupported_reason()
     if reason:
-        raise SocketsError("sock-shutdown: " + reason)
+        raise SocketsError(reason)
     inferior = gdb.selected_inferior()
     with temporary_settings(STEP_SETTINGS), _innermost_frame_selected() as frame:
         saved = {name: _read(frame, name) for name in SAVED_REGISTERS}

@@ -1,12 +1,4 @@
-"""A process's socket fds seen from gdb's own process, on gdb's own host.
-
-``FdDir`` reads fd -> socket inode from /proc/PID/fd, reading the links
-relative to the open directory (about 3 us a fd, most of it in the
-kernel: listing the directory, reading a /proc fd link).  Reading a link
-touches no file system: only sockets are ever copied (below), because
-fstat or close on a copy of a file on FUSE or NFS would call its file
-system, which can hang when the server (or the stopped target itself) does
-not answer, and a close flushes.
+"""Copies of a process's socket fds in gdb's own process, on gdb's own host.
 
 ``FdCopies`` copies socket fds of the target into gdb with pidfd_getfd(2)
 (Linux >= 5.6, the same rights as ptrace attach), so that the kernel can
@@ -14,7 +6,10 @@ be asked about each one directly: getsockname, getpeername, TCP_INFO.
 Every copy is checked to be the socket the listing saw (same inode) and
 every copy is closed, whatever happens.  Nothing is done *to* the socket:
 the copies are only read from, except for what receiving an fd does by
-itself (see ``copies_are_harmless``).
+itself (see ``copies_are_harmless``).  Only sockets are ever copied: fstat
+or close on a copy of a file on FUSE or NFS would call its file system,
+which can hang when the server (or the stopped target itself) does not
+answer, and a close flushes.
 
 No gdb here.
 """
@@ -29,72 +24,12 @@ import stat
 import struct
 from typing import List, NamedTuple, Optional, Tuple
 
+from . import sockopt
+from .libc import libc
+
 SYS_PIDFD_GETFD = 438  # the same number on every architecture
 SO_BINDTOIFINDEX = 62  # Linux >= 5.7
 SO_NETNS_COOKIE = 71  # Linux >= 5.14
-TCP_INFO = 11
-TCP_CLOSE = 7
-TCP_LISTEN = 10
-
-_SOCKET_PREFIX = "socket:["
-
-
-class FdDir:
-    """/proc/PID/fd of one process, open: its fd names, then its socket fds.
-
-    Two steps so that other work (a sock_diag dump) can start once the
-    number of fds is known.  Raises OSError as the kernel reports it (the
-    caller turns it into a message: permission, process gone).
-    """
-
-    def __init__(self, pid: int) -> None:
-        self._fd = os.open("/proc/%d/fd" % pid, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-
-    def names(self) -> List[str]:
-        return os.listdir(self._fd)
-
-    def sockets(self, names: List[str]) -> List[Tuple[int, int]]:
-        """(fd, inode) of the socket fds among ``names``, sorted by fd."""
-        out = []
-        readlink, fd_dir = os.readlink, self._fd
-        for name in names:
-            try:
-                link = readlink(name, dir_fd=fd_dir)
-            except FileNotFoundError:
-                continue  # closed since the directory was read
-            if link.startswith(_SOCKET_PREFIX):
-                out.append((int(name), int(link[8:-1])))
-        out.sort()
-        return out
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> "FdDir":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def socket_fds(pid: int) -> List[Tuple[int, int]]:
-    """(fd, inode) of every socket fd of ``pid``, sorted by fd (OSError as FdDir)."""
-    with FdDir(pid) as fd_dir:
-        return fd_dir.sockets(fd_dir.names())
-
-
-def open_fd_count(pid: int) -> Optional[int]:
-    """How many fds ``pid`` has open, without listing them; None if unknown.
-
-    Since Linux 6.2 the size of /proc/PID/fd is its number of entries.
-    """
-    try:
-        size = os.stat("/proc/%d/fd" % pid).st_size
-    except OSError:
-        return None
-    return size or None
 
 
 def copies_are_harmless(cgroup_file: str = "/proc/self/cgroup") -> bool:
@@ -132,25 +67,14 @@ class Endpoints(NamedTuple):
     peer_port: int
 
 
-_libc = None
-
-
-def _c():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
 _SOCKADDR_SIZE = 128
-_FAMILY_PORT = struct.Struct("=H2s")
-_PORT = struct.Struct("!H")
+_FAMILY = struct.Struct("=H")
 
 
 def _sockaddr(buf, length: int) -> Tuple[int, bytes, int]:
     raw = buf.raw
-    family = _FAMILY_PORT.unpack_from(raw)[0]
-    port = _PORT.unpack_from(raw, 2)[0]
+    family = _FAMILY.unpack_from(raw)[0]
+    port = sockopt.PORT.unpack_from(raw, 2)[0]
     if family == socket.AF_INET and length >= 8:
         return family, raw[4:8], port
     if family == socket.AF_INET6 and length >= 24:
@@ -175,11 +99,11 @@ class FdCopies:
         except (OSError, AttributeError) as e:
             raise CopyUnavailable("pidfd_open: %s" % (getattr(e, "strerror", None) or e)) from None
         self._copies: List[int] = []
-        libc = _c()
-        self._syscall = libc.syscall
-        self._getsockname = libc.getsockname
-        self._getpeername = libc.getpeername
-        self._getsockopt = libc.getsockopt
+        c = libc()
+        self._syscall = c.syscall
+        self._getsockname = c.getsockname
+        self._getpeername = c.getpeername
+        self._getsockopt = c.getsockopt
         self._buf = ctypes.create_string_buffer(_SOCKADDR_SIZE)
         self._len = ctypes.c_uint32()
 
@@ -234,21 +158,14 @@ class FdCopies:
         return struct.unpack("=Q", raw)[0] if raw and len(raw) == 8 else None
 
     def listen_backlog(self, copy: int) -> Optional[int]:
-        """A TCP listener's backlog (None if it is not listening).
-
-        struct tcp_info: 8 bytes of u8 fields, then u32 rto, ato, snd_mss,
-        rcv_mss, unacked, sacked; for a listener, tcp_get_info puts the
-        accept queue in unacked and the backlog in sacked.
-        """
-        raw = self.option(copy, socket.IPPROTO_TCP, TCP_INFO, 32)
-        if not raw or len(raw) < 32 or raw[0] != TCP_LISTEN:
-            return None
-        return struct.unpack_from("=I", raw, 28)[0]
+        """A TCP listener's backlog from TCP_INFO (None if it is not listening)."""
+        raw = self.option(copy, socket.IPPROTO_TCP, sockopt.TCP_INFO, sockopt.TCP_INFO_SIZE)
+        info = sockopt.parse_tcp_info(raw) if raw else None
+        return info.get("backlog") if info else None
 
     def tcp_state(self, copy: int) -> Optional[int]:
         """The TCP state number (tcpi_state), None if the kernel does not say."""
-        raw = self.option(copy, socket.IPPROTO_TCP, TCP_INFO, 8)
-        return raw[0] if raw else None
+        return sockopt.tcp_state(self.option(copy, socket.IPPROTO_TCP, sockopt.TCP_INFO, 8))
 
     def release(self) -> None:
         """Close every copy made so far (the next ones can still be made)."""

@@ -13,6 +13,8 @@ import os
 import socket
 import threading
 
+from .libc import libc
+
 NETLINK_SOCK_DIAG = 4
 CLONE_NEWNET = 0x40000000
 
@@ -44,14 +46,13 @@ def _socket_in_netns(pid: int) -> socket.socket:
     result: dict = {}
 
     def enter_and_create() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
         try:
             ns_fd = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
             result["error"] = "cannot open /proc/%d/ns/net: %s" % (pid, e.strerror)
             return
         try:
-            if libc.setns(ns_fd, CLONE_NEWNET) != 0:
+            if libc().setns(ns_fd, CLONE_NEWNET) != 0:
                 err = ctypes.get_errno()
                 result["error"] = "cannot enter the network namespace of process %d: %s" % (
                     pid, os.strerror(err))

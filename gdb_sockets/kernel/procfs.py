@@ -1,8 +1,9 @@
 """Reading a process's /proc entries: the fd table and the socket tables.
 
-All access goes through a ``ProcReader`` so that the same code can read
-the local /proc or, later, a remote target's through gdb.  Errors become
-``SocketsError`` with a message that says what to do.
+All access goes through a reader: ``LocalProc`` here for the local /proc,
+or kernel/remote_proc.RemoteProc for a target behind gdbserver (the same
+read, listdir, readlink and getxattr).  Errors become ``SocketsError``
+with a message that says what to do.  No gdb here.
 """
 
 from __future__ import annotations

@@ -24,9 +24,12 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from typing import AbstractSet, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
+from typing import (AbstractSet, Container, Dict, Iterable, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple, Union)
 
+from ..model import TCP_LISTEN
 from .netns import DiagUnavailable, open_diag_socket
+from .sockopt import PORT
 
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST = 0x1
@@ -35,7 +38,7 @@ NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NOCOOKIE = 0xFFFFFFFF
 ALL_STATES = 0xFFFFFFFF
-TCP_LISTEN = 10
+TCPF_LISTEN = 1 << TCP_LISTEN
 # The states a dump asks for: those of the sockets /proc/PID/net lists
 # with an fd (ESTABLISHED 1 ... CLOSING 11; an unconnected UDP socket is
 # CLOSE, 7).  Not TIME-WAIT (6) nor request sockets (12), which have inode
@@ -68,7 +71,9 @@ _INET_REQ_TAIL = struct.Struct("=III")
 # expires, rqueue, wqueue, uid, inode.  Ports stay big endian here.
 _INET_MSG = struct.Struct("=BB2x2s2s16s16s16xIIII")
 _INET_INODE_AT = _NLMSGHDR.size + 68
-_PORT = struct.Struct("!H")
+# The netlink header's length and type, then the whole inet_diag_msg: one
+# unpack a message, for dumps of many sockets (inet_dump_fields).
+_HEADED_INET = struct.Struct("=IH10x" + _INET_MSG.format[1:])
 # struct unix_diag_req: family, protocol, pad, states, ino, show, cookie[2].
 _UNIX_REQ = struct.Struct("=BBHIIIII")
 # struct unix_diag_msg: family, type, state, pad, ino, cookie[2].
@@ -172,7 +177,7 @@ def parse_inet(data: bytes, offset: int) -> InetRecord:
     """The inet_diag_msg whose netlink header starts at ``offset``."""
     family, state, sport, dport, src, dst, rq, wq, uid, ino = _INET_MSG.unpack_from(
         data, offset + _NLMSGHDR.size)
-    return InetRecord(family, state, _PORT.unpack(sport)[0], _PORT.unpack(dport)[0],
+    return InetRecord(family, state, PORT.unpack(sport)[0], PORT.unpack(dport)[0],
                       src, dst, rq, wq, uid, ino)
 
 
@@ -230,6 +235,41 @@ def parse_dump_chunks(chunks: Iterable[bytes], wanted: Optional[AbstractSet[int]
                     raise DiagError(code, "sock_diag dump")
             offset += (length + 3) & ~3
     return found
+
+
+# One inet socket of a dump, as inet_dump_fields gives it: inode, state,
+# sport and dport (raw big-endian bytes), src, dst (16 raw bytes), rqueue,
+# wqueue, uid.
+InetFields = Tuple[int, int, bytes, bytes, bytes, bytes, int, int, int]
+
+
+def inet_dump_fields(chunks: Iterable[bytes], wanted: Container[int]) -> Iterator[InetFields]:
+    """The fields of each inet socket of a dump whose inode is in ``wanted``.
+
+    The fast form of parse_dump_chunks for inet dumps of a whole namespace:
+    one unpack a message, no record for the sockets skipped, ports left as
+    bytes (a caller caches endpoints by them).  Raises DiagError if the
+    kernel answered the dump with an error.
+    """
+    whole, header = _HEADED_INET.unpack_from, _NLMSGHDR.unpack_from
+    whole_size, header_size = _HEADED_INET.size, _NLMSGHDR.size
+    for data in chunks:
+        offset, size = 0, len(data)
+        while offset + header_size <= size:
+            if size - offset >= whole_size:
+                (length, kind, _family, state, sport, dport, src, dst, rq, wq, uid,
+                 inode) = whole(data, offset)
+                if kind == SOCK_DIAG_BY_FAMILY and inode in wanted:
+                    yield inode, state, sport, dport, src, dst, rq, wq, uid
+            else:
+                length, kind = header(data, offset)[:2]
+            if length < header_size:
+                break
+            if kind == NLMSG_ERROR:
+                code = -_ERRNO.unpack_from(data, offset + header_size)[0]
+                if code:
+                    raise DiagError(code, "sock_diag dump")
+            offset += (length + 3) & ~3
 
 
 class DiagChannel:
@@ -350,7 +390,6 @@ def _ends_dump(data: bytes) -> bool:
             return True
         offset += (length + 3) & ~3
     return False
-
 
 
 def unix_query(pid: int, inodes: Iterable[int], dump_above: int = 512) -> Dict[int, UnixRecord]:

@@ -1,4 +1,9 @@
-"""The process gdb is debugging, checked for what our commands need (gdb glue)."""
+"""gdb glue: the process gdb is debugging, checked for what our commands need.
+
+The one place that decides whether the target is on gdb's own host
+(``Target.remote``): everything after reads its /proc through
+``Target.reader``, the local one or gdbserver's.
+"""
 
 from __future__ import annotations
 
@@ -23,50 +28,52 @@ class Target:
 
     ``remote`` is True for a process behind gdbserver: then ``pid`` is its
     pid on the target's host and ``reader`` reads that host's /proc.
+    ``arch`` is gdb's name for its architecture ("i386:x86-64").
     """
 
     pid: int
     reader: object
     inferior: object
     remote: bool = False
+    arch: str = ""
 
 
-def current_target(command: str) -> Target:
+def current_target() -> Target:
     """The selected inferior, if it is a live process whose /proc we can read."""
     inferior = gdb.selected_inferior()
     connection = getattr(inferior, "connection", None)
     kind = connection.type if connection is not None else None
     if kind == "core":
         raise SocketsError(
-            "%s: a core file has no live sockets; attach to the running process "
-            "instead (gdb -p PID)" % command)
+            "a core file has no live sockets; attach to the running process "
+            "instead (gdb -p PID)")
     if inferior.pid == 0:
         raise SocketsError(
-            "%s: no process; attach to one first ('attach PID' or 'gdb -p PID')" % command)
+            "no process; attach to one first ('attach PID' or 'gdb -p PID')")
     if kind in REMOTE_KINDS:
-        return _remote_target(command, inferior, connection)
+        return _remote_target(inferior, connection)
     if kind != "native":
         raise SocketsError(
-            "%s: the target is %s, neither a local process nor gdbserver; run gdb on "
-            "the process's own host or through gdbserver" % (command, kind or "unknown"))
+            "the target is %s, neither a local process nor gdbserver; run gdb on "
+            "the process's own host or through gdbserver" % (kind or "unknown"))
     if not inferior.threads() or not _alive(LocalProc(), inferior.pid):
-        raise SocketsError("%s: process %d has exited" % (command, inferior.pid))
-    return Target(inferior.pid, LocalProc(), inferior)
+        raise SocketsError("process %d has exited" % inferior.pid)
+    return Target(inferior.pid, LocalProc(), inferior, arch=_arch(inferior))
 
 
-def _remote_target(command: str, inferior, connection) -> Target:
+def _remote_target(inferior, connection) -> Target:
     """A process behind gdbserver, read through gdb's remote file access."""
     threads = inferior.threads()
     if not threads:
-        raise SocketsError("%s: process %d has exited" % (command, inferior.pid))
-    reader = RemoteProc(_sender(command, connection), lambda: _sync_filesystem(command))
-    pid = _remote_pid(command, reader, inferior, threads)
+        raise SocketsError("process %d has exited" % inferior.pid)
+    reader = RemoteProc(_sender(connection), _sync_filesystem)
+    pid = _remote_pid(reader, inferior, threads)
     if not _alive(reader, pid):
-        raise SocketsError("%s: process %d has exited" % (command, pid))
-    return Target(pid, reader, inferior, remote=True)
+        raise SocketsError("process %d has exited" % pid)
+    return Target(pid, reader, inferior, remote=True, arch=_arch(inferior))
 
 
-def _remote_pid(command: str, reader, inferior, threads) -> int:
+def _remote_pid(reader, inferior, threads) -> int:
     """The process's pid in gdbserver's /proc: the thread group of one of its threads.
 
     gdb shows a made-up pid (42000) when gdbserver's multiprocess
@@ -76,30 +83,30 @@ def _remote_pid(command: str, reader, inferior, threads) -> int:
     try:
         status = reader.read("/proc/%d/status" % lwp)
     except FileNotFoundError:
-        raise SocketsError("%s: process %d has exited" % (command, inferior.pid)) from None
+        raise SocketsError("process %d has exited" % inferior.pid) from None
     except OSError as e:
-        raise SocketsError("%s: cannot read /proc/%d/status on the target: %s"
-                           % (command, lwp, e.strerror or e)) from None
+        raise SocketsError("cannot read /proc/%d/status on the target: %s"
+                           % (lwp, e.strerror or e)) from None
     tgid = status_field(status, "Tgid")
     if tgid is None or not tgid.isdigit():
-        raise SocketsError("%s: /proc/%d/status on the target has no Tgid line"
-                           % (command, lwp))
+        raise SocketsError("/proc/%d/status on the target has no Tgid line"
+                           % lwp)
     return int(tgid)
 
 
-def _sender(command: str, connection):
+def _sender(connection):
     """send_packet, with a lost connection turned into a message."""
     def send(packet: str) -> bytes:
         try:
             reply = connection.send_packet(packet)
         except gdb.error as e:
-            raise SocketsError("%s: cannot talk to gdbserver: %s" % (command, e)) from None
+            raise SocketsError("cannot talk to gdbserver: %s" % e) from None
         # gdb 12 returned str (its bytes as code points), gdb 13 bytes.
         return reply.encode("latin-1") if isinstance(reply, str) else reply
     return send
 
 
-def _sync_filesystem(command: str) -> None:
+def _sync_filesystem() -> None:
     """Have gdb point gdbserver's file access at gdbserver's own filesystem.
 
     gdb sends ``vFile:setfs:PID`` when it reads the inferior's files
@@ -113,7 +120,7 @@ def _sync_filesystem(command: str) -> None:
         local = os.path.join(directory, "stat")
         gdb.execute("remote get /proc/self/stat %s" % _gdb_arg(local), to_string=True)
     except gdb.error as e:
-        raise SocketsError("%s: cannot read files through gdbserver: %s" % (command, e)) from None
+        raise SocketsError("cannot read files through gdbserver: %s" % e) from None
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -121,6 +128,10 @@ def _sync_filesystem(command: str) -> None:
 def _gdb_arg(text: str) -> str:
     """One argument for gdb's argv splitting (backslash before anything unusual)."""
     return re.sub(r"([^A-Za-z0-9_./-])", r"\\\1", text)
+
+
+def _arch(inferior) -> str:
+    return inferior.architecture().name()
 
 
 def _alive(reader, pid: int) -> bool:

@@ -34,26 +34,26 @@ class EndpointPattern:
     path: Optional[str] = None
 
     @classmethod
-    def parse(cls, command: str, option: str, text: str) -> "EndpointPattern":
+    def parse(cls, option: str, text: str) -> "EndpointPattern":
         if text.startswith("/") or text.startswith("@"):
             return cls(path=text)
         match = re.fullmatch(r"\[([^\]]+)\](?::(\d+|\*))?|([^:\[\]]+)(?::(\d+|\*))?|([0-9a-fA-F:.]+)",
                              text)
         if match is None:
-            raise SocketsError("%s: -%s %r: give ADDR, ADDR:PORT, [IPV6]:PORT, *:PORT "
-                               "or a UNIX path" % (command, option, text))
+            raise SocketsError("-%s %r: give ADDR, ADDR:PORT, [IPV6]:PORT, *:PORT "
+                               "or a UNIX path" % (option, text))
         host = match.group(1) or match.group(3) or match.group(5)
         port_text = match.group(2) or match.group(4)
         port = None if port_text in (None, "*") else int(port_text)
         if port is not None and port > 65535:
-            raise SocketsError("%s: -%s %r: port out of range" % (command, option, text))
+            raise SocketsError("-%s %r: port out of range" % (option, text))
         if host == "*":
             return cls(port=port)
         try:
             return cls(address=_normal_address(host), port=port)
         except ValueError:
-            raise SocketsError("%s: -%s %r: %r is not an IP address" % (
-                command, option, text, host)) from None
+            raise SocketsError("-%s %r: %r is not an IP address" % (
+                option, text, host)) from None
 
     def matches(self, endpoint) -> bool:
         if self.path is not None:
@@ -69,9 +69,9 @@ class EndpointPattern:
         return True
 
 
-def parse_port(command: str, text: str) -> int:
+def parse_port(text: str) -> int:
     if not re.fullmatch(r"[0-9]{1,5}", text) or int(text) > 65535:
-        raise SocketsError("%s: -port %r: give a port number from 0 to 65535" % (command, text))
+        raise SocketsError("-port %r: give a port number from 0 to 65535" % (text,))
     return int(text)
 
 

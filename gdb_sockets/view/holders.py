@@ -12,20 +12,7 @@ from dataclasses import dataclass
 from typing import AbstractSet, Dict, List
 
 from ..errors import SocketsError
-
-
-@dataclass(frozen=True)
-class Holder:
-    """An fd of another process that names the socket.
-
-    ``name`` is the process's /proc/PID/comm as the kernel keeps it (up to
-    15 bytes, any of them but NUL; undecodable bytes as surrogates): escape
-    it before printing.
-    """
-
-    pid: int
-    name: str
-    fd: int
+from ..model import Holder
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class Parsed:
         return list(self.options.get(name, []))
 
 
-def parse(command: str, argv: List[str], spec: Mapping[str, str]) -> Parsed:
+def parse(argv: List[str], spec: Mapping[str, str]) -> Parsed:
     """Split ``argv`` into options (per ``spec``: name -> FLAG or VALUE) and args."""
     options: Dict[str, object] = {}
     args: List[str] = []
@@ -60,18 +60,18 @@ def parse(command: str, argv: List[str], spec: Mapping[str, str]) -> Parsed:
         if not token.startswith("-") or token == "-" or _NEGATIVE_NUMBER.match(token):
             args.append(token)
             continue
-        name = resolve(command, token[1:], spec)
+        name = resolve(token[1:], spec)
         if spec[name] == FLAG:
             options[name] = True
             continue
         if i >= len(argv):
-            raise SocketsError("%s: option -%s needs a value" % (command, name))
+            raise SocketsError("option -%s needs a value" % name)
         options.setdefault(name, []).append(argv[i])
         i += 1
     return Parsed(options, args)
 
 
-def resolve(command: str, given: str, spec: Mapping[str, str]) -> str:
+def resolve(given: str, spec: Mapping[str, str]) -> str:
     """The option ``given`` names: itself, or the one option it is a prefix of."""
     if given in spec:
         return given
@@ -80,40 +80,40 @@ def resolve(command: str, given: str, spec: Mapping[str, str]) -> str:
         return matches[0]
     known = ", ".join("-" + name for name in sorted(spec))
     if not matches:
-        raise SocketsError("%s: unknown option -%s (options: %s)" % (command, given, known))
-    raise SocketsError("%s: ambiguous option -%s: %s" % (
-        command, given, ", ".join("-" + m for m in matches)))
+        raise SocketsError("unknown option -%s (options: %s)" % (given, known))
+    raise SocketsError("ambiguous option -%s: %s" % (
+        given, ", ".join("-" + m for m in matches)))
 
 
-def parse_fd(command: str, text: str) -> int:
+def parse_fd(text: str) -> int:
     """A file descriptor given by the user: a plain non-negative integer only."""
     if not _PLAIN_INT.fullmatch(text) or len(text) > 10 or int(text) > MAX_FD:
         raise SocketsError(
-            "%s: %r is not a file descriptor; give a plain non-negative integer "
-            "such as 4 (see 'info sockets')" % (command, text))
+            "%r is not a file descriptor; give a plain non-negative integer "
+            "such as 4 (see 'info sockets')" % (text,))
     return int(text)
 
 
-def parse_states(command: str, values: List[str]) -> set:
+def parse_states(values: List[str]) -> set:
     """-state values in ss's spelling; any case, '_' for '-'."""
     states = set()
     for value in values:
         state = normalize_state(value)
         if state not in STATE_NAMES:
-            raise SocketsError("%s: unknown state %r; one of: %s" % (
-                command, value, " ".join(s.lower() for s in STATE_NAMES)))
+            raise SocketsError("unknown state %r; one of: %s" % (
+                value, " ".join(s.lower() for s in STATE_NAMES)))
         states.add(state)
     return states
 
 
-def parse_protos(command: str, values: List[str]) -> set:
+def parse_protos(values: List[str]) -> set:
     """-proto values: a protocol name, or tcp/udp/... for both IP versions."""
     protos = set()
     for value in values:
         group = _PROTO_GROUPS.get(value.strip().lower())
         if group is None:
-            raise SocketsError("%s: unknown protocol %r; one of: %s" % (
-                command, value, " ".join(sorted(_PROTO_GROUPS))))
+            raise SocketsError("unknown protocol %r; one of: %s" % (
+                value, " ".join(sorted(_PROTO_GROUPS))))
         protos |= group
     return protos
 
@@ -121,7 +121,7 @@ def parse_protos(command: str, values: List[str]) -> set:
 FILTER_OPTIONS = {"proto": VALUE, "state": VALUE, "port": VALUE, "local": VALUE, "peer": VALUE}
 
 
-def build_filter(command: str, parsed: Parsed, fd_args: List[str]):
+def build_filter(parsed: Parsed, fd_args: List[str]) -> SocketFilter:
     """The SocketFilter that a command's filter options and FD arguments describe."""
     def optional(values):
         values = frozenset(values)
@@ -129,13 +129,13 @@ def build_filter(command: str, parsed: Parsed, fd_args: List[str]):
 
     def patterns(name):
         given = parsed.values(name)
-        return tuple(EndpointPattern.parse(command, name, v) for v in given) or None
+        return tuple(EndpointPattern.parse(name, v) for v in given) or None
 
     return SocketFilter(
-        fds=optional(parse_fd(command, a) for a in fd_args),
-        protos=optional(parse_protos(command, parsed.values("proto"))),
-        states=optional(parse_states(command, parsed.values("state"))),
-        ports=optional(parse_port(command, v) for v in parsed.values("port")),
+        fds=optional(parse_fd(a) for a in fd_args),
+        protos=optional(parse_protos(parsed.values("proto"))),
+        states=optional(parse_states(parsed.values("state"))),
+        ports=optional(parse_port(v) for v in parsed.values("port")),
         locals=patterns("local"),
         peers=patterns("peer"),
     )

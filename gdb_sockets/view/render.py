@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterable, List, Optional, Sequence
 
-from ..model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
-                    UnixAddress, UnixPeer)
+from ..model import (Details, InetEndpoint, NetlinkAddress, PacketAddress, Socket,
+                     UnixAddress, UnixPeer)
 
 _NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 ETH_P_ALL = 0x0003
@@ -123,14 +123,27 @@ def state_kind(state: str) -> str:
     return "ok"
 
 
-def format_table(sockets: Iterable[Socket], colorize: Optional[Callable[[str, str], str]] = None,
-                 notes: Optional[Sequence[str]] = None) -> str:
+def format_table(sockets: Sequence[Socket], colorize: Optional[Callable[[str, str], str]] = None,
+                 notes: Optional[Sequence[str]] = None, extended: bool = False) -> str:
     """The aligned table, header first, one line per socket.
 
     ``colorize(kind, text)`` styles a padded cell; kind is "state:ok",
     "state:trouble", "state:unknown" or "endpoint".  Padding is computed on
     the plain text, so escape sequences never shift the columns.
+    ``extended`` puts each socket's -extended line (``detail_line``) under it.
     """
+    lines = _table_lines(sockets, colorize, notes)
+    if not extended:
+        return "\n".join(lines)
+    out = lines[:1]
+    for line, sock in zip(lines[1:], sockets):
+        out.append(line)
+        out.append(detail_line(sock))
+    return "\n".join(out)
+
+
+def _table_lines(sockets: Sequence[Socket], colorize: Optional[Callable[[str, str], str]],
+                 notes: Optional[Sequence[str]]) -> List[str]:
     header: Sequence[str] = HEADER
     rows = table_rows(sockets)
     if notes is not None and any(notes):
@@ -142,7 +155,7 @@ def format_table(sockets: Iterable[Socket], colorize: Optional[Callable[[str, st
     if colorize is None:
         # One format string for every row: the fast path, for big tables.
         line_format = "  ".join("%%-%ds" % w for w in widths[:-1]) + "  %s"
-        return "\n".join((line_format % tuple(row)).rstrip() for row in rows)
+        return [(line_format % tuple(row)).rstrip() for row in rows]
     lines = []
     for number, row in enumerate(rows):
         cells = []
@@ -155,7 +168,35 @@ def format_table(sockets: Iterable[Socket], colorize: Optional[Callable[[str, st
                 padded = colorize(kind, cell) + padded[len(cell):]
             cells.append(padded)
         lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    return lines
+
+
+def details_text(details: Details) -> str:
+    """'rmem 0/131072 wmem 0/16384 drops 0  rto 204ms rtt 0.02ms retrans 0/0 ...'."""
+    parts = []
+    memory = details.get("memory")
+    if memory:
+        parts.append("rmem %d/%d wmem %d/%d drops %d" % (
+            memory["rmem_alloc"], memory["rcvbuf"], memory["wmem_queued"],
+            memory["sndbuf"], memory["drops"]))
+    tcp = details.get("tcp")
+    if tcp and "backlog" in tcp:
+        parts.append("accept queue %d/%d" % (tcp["accept_queue"], tcp["backlog"]))
+    elif tcp:
+        parts.append("rto %dms rtt %gms retrans %d/%d backoff %d probes %d unacked %d" % (
+            tcp["rto_ms"], tcp["rtt_ms"], tcp["retransmits"], tcp["total_retrans"],
+            tcp["backoff"], tcp["probes"], tcp["unacked"]))
+    return "  ".join(parts)
+
+
+def detail_line(sock: Socket) -> str:
+    """The indented -extended line under a socket's row: owner, then details."""
+    if sock.details is not None:
+        text = details_text(sock.details)
+    else:
+        text = "(no detail: the fd changed)"
+    owner = "uid %s" % (sock.uid if sock.uid is not None else "?")
+    return "      %s  %s" % (owner, text) if text else "      " + owner
 
 
 def format_json(sockets: Iterable[Socket]) -> str:

@@ -1,100 +1,18 @@
-"""What sock-shutdown decides and says: pure logic, no gdb.
+"""What sock-shutdown says: the plan, the confirmation, and the report of each outcome.
 
-Choosing the sockets, refusing what must be refused before the process is
-touched, and turning a raw result (return value, errno, the socket's row
-before and after) into the lines the user reads.
+Pure: the lines the user reads, from the records and the Outcomes
+(actions/outcome.py); which requests need confirmation first.  No gdb, no I/O.
 """
 
 from __future__ import annotations
 
-import errno as errno_module
-import os
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
 
-from ..kernel import procfs
-from ..errors import SocketsError
+from ..actions.outcome import HOW_NAMES, Outcome, errno_text
 from ..model import Socket
 from .notes import holder_text, waiter_text
-from .render import escape, format_endpoint
-
-# Sockets that inet_shutdown accepts in state CLOSE (unconnected) with ENOTCONN.
-DATAGRAM_INET = frozenset({"udp", "udp6", "udplite", "udplite6", "raw", "raw6", "ping", "ping6"})
-
-# shutdown(2)'s "how", by the word the user types.
-HOW = {"read": 0, "write": 1, "both": 2}
-HOW_NAMES = {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}
-
-
-def parse_how(command: str, text: Optional[str]) -> int:
-    if text is None:
-        return HOW["both"]
-    how = HOW.get(text.lower())
-    if how is None:
-        raise SocketsError("%s: unknown direction %r; use read, write or both"
-                           % (command, text))
-    return how
-
-
-def refuse_unless_socket(command: str, reader, pid: int, fd: int) -> None:
-    """Refuse an fd that is not open or is not a socket, saying what it is."""
-    link = procfs.read_fd_link(reader, pid, fd)
-    if link is None:
-        raise SocketsError("%s: fd %d is not open in process %d (see 'info sockets')"
-                           % (command, fd, pid))
-    if link.socket_inode is None:
-        raise SocketsError("%s: fd %d is not a socket (%s)" % (command, fd, escape(link.target)))
-
-
-def errno_text(code: int) -> str:
-    """ENOTCONN: Transport endpoint is not connected."""
-    name = errno_module.errorcode.get(code, "errno %d" % code)
-    return "%s: %s" % (name, os.strerror(code))
-
-
-@dataclass
-class Outcome:
-    """One shutdown: what was asked, what the kernel said, what changed."""
-
-    fd: int
-    how: int
-    method: str
-    before: Socket
-    retval: Optional[int] = None
-    errno: Optional[int] = None
-    after: Optional[Socket] = None
-    failure: Optional[str] = None  # the call itself failed (crash, timeout)
-    notes: List[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None and (self.retval == 0 or self.applied_unconnected)
-
-    @property
-    def applied_unconnected(self) -> bool:
-        """ENOTCONN from a datagram socket that was never connected.
-
-        inet_shutdown returns ENOTCONN for a socket in state CLOSE but still
-        marks it shut down and wakes its readers: the shutdown worked.
-        """
-        return (self.retval == -1 and self.errno == errno_module.ENOTCONN
-                and self.before.state == "UNCONN" and self.before.proto in DATAGRAM_INET)
-
-    @property
-    def already_shut(self) -> bool:
-        return (self.retval == -1 and self.errno == errno_module.ENOTCONN
-                and not self.applied_unconnected)
-
-    def to_json(self) -> Dict[str, object]:
-        return {
-            "fd": self.fd, "how": HOW_NAMES[self.how], "method": self.method,
-            "retval": self.retval,
-            "errno": errno_module.errorcode.get(self.errno) if self.errno else None,
-            "ok": self.ok, "failure": self.failure,
-            "before": self.before.to_json(),
-            "after": self.after.to_json() if self.after is not None else None,
-        }
-
+from .render import format_endpoint
 
 def describe_socket(sock: Socket) -> str:
     """'tcp 127.0.0.1:41796 -> 127.0.0.1:8080' (or just the local end)."""
@@ -148,7 +66,7 @@ def report(outcome: Outcome) -> List[str]:
 
 def _what_next(outcome: Outcome) -> str:
     fd = outcome.fd
-    waiting = [waiter_text(w) for w in outcome.before.extra.get("waiters", [])]
+    waiting = [waiter_text(w) for w in outcome.before.waiters]
     if outcome.before.state == "LISTEN" and outcome.how == 1:
         return ("no effect on a listening socket: it still accepts (only read or both "
                 "stop accept())")
@@ -166,11 +84,11 @@ def _what_next(outcome: Outcome) -> str:
 def holder_lines(sock: Socket) -> List[str]:
     """Who else is affected: shutdown acts on the socket, not on one fd."""
     lines = []
-    if sock.extra.get("also_fds"):
+    if sock.also_fds:
         lines.append("    also fd %s of this process (the same socket)"
-                     % ",".join(str(fd) for fd in sock.extra["also_fds"]))
+                     % ",".join(str(fd) for fd in sock.also_fds))
     lines.extend("    also open in %s: it is shut down there too" % holder_text(h)
-                 for h in sock.extra.get("holders", []))
+                 for h in sock.holders or ())
     return lines
 
 
@@ -187,4 +105,51 @@ def plan_lines(targets: Sequence[Socket], how: int) -> List[str]:
 
 def shared_elsewhere(targets: Sequence[Socket]) -> bool:
     """True when another process holds one of these sockets."""
-    return any(s.extra.get("holders") for s in targets)
+    return any(s.holders for s in targets)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What to say before acting, and the question to ask."""
+
+    lines: List[str]
+    question: str
+
+
+def confirmation(pid: int, chosen: Sequence[Socket], how: int) -> Optional[Confirmation]:
+    """What must be confirmed before shutting ``chosen`` down, or None.
+
+    Several sockets, a listener shut down for reading (SHUT_WR does nothing
+    to it: it would go on accepting) and a socket other processes hold
+    touch more than the one fd the user may have in mind.
+    """
+    listeners = [s for s in chosen if s.state == "LISTEN"] if how != 1 else []
+    shared = shared_elsewhere(chosen)
+    if len(chosen) <= 1 and not listeners and not shared:
+        return None
+    lines = ["About to shut down in process %d:" % pid] + plan_lines(chosen, how)
+    if listeners:
+        lines.append("A listening socket accepts no more connections, for good.")
+    if shared:
+        lines.append("Other processes hold the same socket and lose it too.")
+    question = "Shut down %d socket%s? " % (len(chosen), "s" if len(chosen) > 1 else "")
+    return Confirmation(lines, question)
+
+
+def failure_summary(outcomes: Sequence[Outcome], wanted: int) -> Optional[str]:
+    """Why the command fails ("fd 4: ENOTCONN: ...; 1 not attempted..."), or
+    None when every one of the ``wanted`` sockets was shut down."""
+    failed = [o for o in outcomes if not o.ok]
+    if not failed and len(outcomes) == wanted:
+        return None
+    parts = []
+    for o in failed:
+        if o.failure:
+            parts.append("fd %d: %s" % (o.fd, o.failure))
+        elif o.already_shut:
+            parts.append("fd %d: already shut down" % o.fd)
+        else:
+            parts.append("fd %d: %s" % (o.fd, errno_text(o.errno or 0)))
+    if len(outcomes) < wanted:
+        parts.append("%d not attempted after that failure" % (wanted - len(outcomes)))
+    return "failed: " + "; ".join(parts)

@@ -17,7 +17,8 @@ import pytest
 
 import harness
 from harness import build, gdb_batch, json_from, ss_rows
-from test_info_sockets import check_listing, no_traceback
+from harness import no_traceback
+from test_info_sockets import check_listing
 
 STRATEGIES = ("table", "exact", "dump", "auto")
 
@@ -33,7 +34,7 @@ pid = gdb.selected_inferior().pid
 before = sorted(os.listdir("/proc/self/fd"))
 paths = {}
 for strategy in listing.STRATEGIES:
-    found = listing.list_sockets(LocalProc(), pid, unix_diag=sockdiag.unix_query, strategy=strategy)
+    found = listing.list_sockets(LocalProc(), pid, local=True, strategy=strategy)
     paths[strategy] = {"sockets": [s.to_json() for s in found.sockets], "notes": found.notes}
 after = sorted(os.listdir("/proc/self/fd"))
 print("@@PATHS@@" + json.dumps({"paths": paths, "before": before, "after": after}))
@@ -190,7 +191,6 @@ def test_paths_agree_on_a_namespace_the_target_fills(sc_hold_binary, targets, tm
 # Each fallback forced in turn inside one gdb session: the records stay the same.
 FALLBACKS = r"""
 import gdb, json, os
-from gdb_sockets.listing import diag
 from gdb_sockets.listing import join as listing
 from gdb_sockets.kernel import netns
 from gdb_sockets.kernel import sockdiag
@@ -199,7 +199,7 @@ from gdb_sockets.kernel.procfs import LocalProc
 pid = gdb.selected_inferior().pid
 
 def run(strategy="auto"):
-    found = listing.list_sockets(LocalProc(), pid, unix_diag=sockdiag.unix_query, strategy=strategy)
+    found = listing.list_sockets(LocalProc(), pid, local=True, strategy=strategy)
     return {"sockets": [s.to_json() for s in found.sockets], "notes": found.notes}
 
 out = {"normal": run()}

@@ -8,28 +8,12 @@ import re
 import signal
 import socket
 import sys
-import time
 
 import pytest
 
-from harness import GdbSession, build, gdb_batch, json_from
+from harness import GdbSession, build, gdb_batch, json_from, no_traceback, wait_blocked
 
 NR_RECVFROM = 45
-
-
-def wait_in_syscall(pid: int, number: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open("/proc/%d/syscall" % pid) as f:
-            if f.read().split(" ", 1)[0] == str(number):
-                return
-        time.sleep(0.005)
-    raise AssertionError("process %d never entered syscall %d" % (pid, number))
-
-
-def no_traceback(result) -> None:
-    text = result.out + result.err
-    assert "Traceback" not in text and "Python Exception" not in text, result
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +25,7 @@ def test_thread_stopped_on_a_signal_is_not_stepped(signal_binary, targets):
     """A pending SIGUSR1 would run its handler in the step: syscall is
     refused, auto uses pidfd, and the handler still runs after detach."""
     target = targets([signal_binary])
-    wait_in_syscall(target.pid, NR_RECVFROM)
+    wait_blocked(target.pid, target.pid, {NR_RECVFROM})
     fd = target.info["fd"]
     with GdbSession(target.pid) as gdb:
         gdb.cmd("handle SIGUSR1 stop print pass")
@@ -62,7 +46,7 @@ def test_thread_stopped_on_a_signal_is_not_stepped(signal_binary, targets):
 def test_unconnected_udp_is_shut_down_and_its_reader_wakes(targets, tmp_path):
     target = targets([sys.executable, os.path.join(os.path.dirname(__file__), "..", "targets",
                                                    "edge_udp.py")])
-    wait_in_syscall(target.pid, NR_RECVFROM)
+    wait_blocked(target.pid, target.pid, {NR_RECVFROM})
     fd = target.info["fd"]
     result = gdb_batch(target.pid, "sock-shutdown %d" % fd)
     no_traceback(result)
