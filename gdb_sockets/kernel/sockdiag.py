@@ -390,21 +390,3 @@ def _ends_dump(data: bytes) -> bool:
             return True
         offset += (length + 3) & ~3
     return False
-
-
-def unix_query(pid: int, inodes: Iterable[int], dump_above: int = 512) -> Dict[int, UnixRecord]:
-    """UNIX records for ``inodes`` and for their peers, in the target's namespace.
-
-    The table path's source of UNIX peers and queues (listing's
-    ``unix_diag``).  Few sockets are asked for one by one (cost follows
-    the target); past ``dump_above`` one dump of the namespace is cheaper.
-    Raises DiagUnavailable when the namespace cannot be entered.
-    """
-    inodes = set(inodes)
-    with DiagChannel.open(pid) as channel:
-        if len(inodes) > dump_above:
-            return channel.unix_dump(None)
-        found = channel.unix_exact(inodes)
-        peers = {r.peer for r in found.values() if r.peer} - set(found)
-        found.update(channel.unix_exact(peers))
-        return found

@@ -22,12 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Set, Tuple
 
-from ..kernel import procfs, sockdiag
+from ..kernel import procfs
 from ..kernel.fd_dir import socket_fds
 from ..model import PROTO_NAMES, Socket, UnixAddress, proto_from_kernel_name
 from . import diag
 from .records import gc_paused
-from .tables import UnixDiagQuery, table_rows
+from .tables import UnixDiagQuery, table_rows, unix_query
 
 # Protocols whose sockets are missing from their table until they are
 # bound or connected: absent from it, they are UNCONN.
@@ -67,7 +67,7 @@ def list_sockets(reader, pid: int, unix_diag: Optional[UnixDiagQuery] = None,
     if strategy not in STRATEGIES:
         raise ValueError("unknown listing strategy %r" % (strategy,))
     if local and unix_diag is None:
-        unix_diag = sockdiag.unix_query
+        unix_diag = unix_query
     with gc_paused():
         found = _from_diag(reader, pid, strategy) if local and strategy != "table" else None
         if found is None:

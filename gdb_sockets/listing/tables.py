@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..kernel import procfs, procnet
+from ..kernel.sockdiag import DiagChannel, UnixRecord
 from ..kernel.netns import DiagUnavailable
 from ..model import Socket
 from . import exact
@@ -97,3 +98,20 @@ def query_unix(pid: int, inodes, unix_diag: Optional[UnixDiagQuery]):
         # Peers and queues are an addition: the table rows are still true,
         # so the listing goes on and says what is missing and why.
         return {}, "UNIX peers and queues are not known: %s" % (e,)
+
+
+def unix_query(pid: int, inodes: Iterable[int], dump_above: int = 512) -> Dict[int, UnixRecord]:
+    """UNIX records for ``inodes`` and for their peers, in the target's namespace.
+
+    The table path's source of UNIX peers and queues (``unix_diag`` of list_sockets).  Few sockets are asked for one by one (cost follows
+    the target); past ``dump_above`` one dump of the namespace is cheaper.
+    Raises DiagUnavailable when the namespace cannot be entered.
+    """
+    inodes = set(inodes)
+    with DiagChannel.open(pid) as channel:
+        if len(inodes) > dump_above:
+            return channel.unix_dump(None)
+        found = channel.unix_exact(inodes)
+        peers = {r.peer for r in found.values() if r.peer} - set(found)
+        found.update(channel.unix_exact(peers))
+        return found

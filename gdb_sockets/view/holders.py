@@ -9,7 +9,7 @@ target's own dups are found from its listing (notes.fds_by_inode).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AbstractSet, Dict, List
+from typing import AbstractSet, Dict, List, Optional, Tuple
 
 from ..errors import SocketsError
 from ..model import Holder
@@ -48,28 +48,8 @@ def other_holders(reader, pid: int, inodes: AbstractSet[int]) -> HolderScan:
     for name in names:
         if not name.isdigit() or int(name) == pid:
             continue
-        fd_dir = "/proc/%s/fd" % name
-        try:
-            fds = reader.listdir(fd_dir)
-        except PermissionError:
-            hidden += 1
-            continue
-        except OSError:
-            continue  # exited since /proc was listed
-        hits = []
-        denied = False
-        for fd in fds:
-            try:
-                target = reader.readlink("%s/%s" % (fd_dir, fd))
-            except PermissionError:
-                denied = True  # it changed credentials since (setuid exec)
-                break
-            except OSError:
-                continue  # closed since the directory was read
-            inode = wanted.get(target)
-            if inode is not None and fd.isdigit():
-                hits.append((inode, int(fd)))
-        if denied:
+        hits = _process_hits(reader, name, wanted)
+        if hits is None:
             hidden += 1
             continue
         if not hits:
@@ -85,3 +65,27 @@ def other_holders(reader, pid: int, inodes: AbstractSet[int]) -> HolderScan:
             found.setdefault(inode, []).append(Holder(int(name), process_name, fd))
     return HolderScan({inode: sorted(holders, key=lambda h: (h.pid, h.fd))
                        for inode, holders in found.items()}, hidden)
+
+
+def _process_hits(reader, name: str, wanted: Dict[str, int]) -> Optional[List[Tuple[int, int]]]:
+    """(inode, fd) of process ``name``'s fds on the wanted sockets; None when
+    its fds cannot be read (another user's); [] when it exited meanwhile."""
+    fd_dir = "/proc/%s/fd" % name
+    try:
+        fds = reader.listdir(fd_dir)
+    except PermissionError:
+        return None
+    except OSError:
+        return []  # exited since /proc was listed
+    hits = []
+    for fd in fds:
+        try:
+            target = reader.readlink("%s/%s" % (fd_dir, fd))
+        except PermissionError:
+            return None  # it changed credentials since (setuid exec)
+        except OSError:
+            continue  # closed since the directory was read
+        inode = wanted.get(target)
+        if inode is not None and fd.isdigit():
+            hits.append((inode, int(fd)))
+    return hits

@@ -1,4 +1,4 @@
-"""`info sockets` in a real gdb against real processes (design §2).
+"""`info sockets` in a real gdb against real processes (the contract in the README).
 
 The zoo target (tests/targets/zoo.c) holds one socket of each kind and
 prints what it knows of each (fd, inode, addresses, queues).  Every row of
