@@ -55,8 +55,8 @@ FD_MARGIN = 16        # fds sc_hold keeps for itself under RLIMIT_NOFILE
 # Run inside gdb once: the functions each round calls.
 GDB_HELPER = r'''
 import gdb, time
-from gdb_sockets import listing, sockdiag
-from gdb_sockets.procfs import LocalProc
+from gdb_sockets.listing import join as listing
+from gdb_sockets.kernel.procfs import LocalProc
 
 def _scale_info():
     t0 = time.perf_counter()
@@ -67,7 +67,7 @@ def _scale_info():
 def _scale_listing():
     pid = gdb.selected_inferior().pid
     t0 = time.perf_counter()
-    found = listing.list_sockets(LocalProc(), pid, unix_diag=sockdiag.unix_query)
+    found = listing.list_sockets(LocalProc(), pid, local=True)
     t1 = time.perf_counter()
     print("@@T %.9f %d" % (t1 - t0, len(found.sockets)))
 '''

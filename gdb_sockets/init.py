@@ -30,17 +30,25 @@ def _unsafe_reason(path, trusted_uids):
     return None
 
 
+def _code_paths(package_dir):
+    """Every folder of the package and every file Python may load from it.
+
+    Python loads the compiled .pyc from a __pycache__ when it is newer:
+    those folders and everything in them count as code too.
+    """
+    paths = []
+    for folder, subfolders, files in os.walk(package_dir):
+        subfolders.sort()
+        paths.append(folder)
+        cache = os.path.basename(folder) == "__pycache__"
+        paths.extend(os.path.join(folder, name) for name in sorted(files)
+                     if cache or name.endswith(".py"))
+    return paths
+
+
 def _check_trusted(package_dir):
     trusted = {0, os.geteuid()}
-    paths = [package_dir] + [os.path.join(package_dir, name)
-                             for name in sorted(os.listdir(package_dir))
-                             if name.endswith(".py")]
-    # Python loads the compiled .pyc from __pycache__ when it is newer:
-    # that directory and its files count as code too.
-    cache = os.path.join(package_dir, "__pycache__")
-    if os.path.isdir(cache):
-        paths.append(cache)
-        paths.extend(os.path.join(cache, name) for name in sorted(os.listdir(cache)))
+    paths = _code_paths(package_dir)
     parent = os.path.dirname(package_dir)
     while True:
         paths.append(parent)

@@ -1,14 +1,15 @@
 """Records for one socket of a process, and the vocabulary they use.
 
-Everything here is plain data: the parsers fill it, the renderers print it,
-the API hands it to scripts.  No gdb, no I/O.
+Everything here is plain data: the parsers fill it, the view adds who waits
+on and who holds each socket, the renderers print it, the API hands it to
+scripts.  No gdb, no I/O.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 # TCP state numbers (include/net/tcp_states.h) named as ss names them.
 # TCP_CLOSE (7) is "UNCONN": ss's word for a socket with no connection,
@@ -27,6 +28,8 @@ TCP_STATES = {
     11: "CLOSING",
     12: "SYN-RECV",  # TCP_NEW_SYN_RECV: a request socket, shown as ss shows it
 }
+TCP_CLOSE = 7
+TCP_LISTEN = 10
 
 STATE_NAMES = (
     "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
@@ -137,12 +140,61 @@ Endpoint = Union[InetEndpoint, UnixAddress, UnixPeer, PacketAddress, NetlinkAddr
 
 
 @dataclass(frozen=True)
+class Waiter:
+    """A thread (``lwp``) blocked in ``syscall`` on one socket fd.
+
+    ``detail`` says how the call names the fd when it is not simply the
+    call's fd argument: "poll for read", "select for read, write",
+    "epoll_wait on fd 7 for read", "epoll_wait on fd 7 via epoll fd 9 for
+    read", "out fd" / "in fd" (sendfile, splice), "poll for read
+    (restarted)" (a poll that a signal, gdb's attach among them, turned into
+    ``restart_syscall``).  None for read, recvfrom, accept4 and the like.
+    """
+
+    lwp: int
+    syscall: str
+    detail: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return {"lwp": self.lwp, "syscall": self.syscall, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Holder:
+    """An fd of another process that names the socket.
+
+    ``name`` is the process's /proc/PID/comm as the kernel keeps it (up to
+    15 bytes, any of them but NUL; undecodable bytes as surrogates): escape
+    it before printing.
+    """
+
+    pid: int
+    name: str
+    fd: int
+
+    def to_json(self) -> dict:
+        return {"pid": self.pid, "name": self.name, "fd": self.fd}
+
+
+# The -extended view of a socket as the kernel gave it (kernel/sockopt.py):
+# "memory" (SO_MEMINFO) and, for TCP, "tcp" (TCP_INFO), each a dict of numbers.
+Details = Dict[str, Dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Socket:
     """One socket fd of the target, joined from its fd link and kernel tables.
 
     ``in_table`` is False for a socket that is in no kernel table (a fresh
     ``socket()``, unbound UDP): then only its protocol is known and the
     addresses and queues are None.
+
+    The last four fields are what the view adds, and take no part in
+    comparing records: the threads blocked on the fd (``waiters``), the
+    process's other fds naming the same socket (``also_fds``), other
+    processes' fds on it (``holders``: None unless they were looked for)
+    and the -extended view (``details``, when ``extended`` says it was asked
+    for; None then means the fd changed before it could be read).
     """
 
     fd: int
@@ -156,7 +208,11 @@ class Socket:
     type: Optional[str] = None
     in_table: bool = True
     uid: Optional[int] = None
-    extra: dict = field(default_factory=dict, compare=False)
+    waiters: Tuple[Waiter, ...] = field(default=(), compare=False)
+    also_fds: Tuple[int, ...] = field(default=(), compare=False)
+    holders: Optional[Tuple[Holder, ...]] = field(default=None, compare=False)
+    details: Optional[Details] = field(default=None, compare=False)
+    extended: bool = field(default=False, compare=False, repr=False)
 
     def to_json(self) -> dict:
         out = {
@@ -173,9 +229,10 @@ class Socket:
         }
         if self.type is not None:
             out["type"] = self.type
-        # Who waits on it and which other fds name it (annotate.py): empty
-        # unless the listing found some.
-        out["waiters"] = []
-        out["also_fds"] = []
-        out.update(self.extra)
+        out["waiters"] = [w.to_json() for w in self.waiters]
+        out["also_fds"] = list(self.also_fds)
+        if self.holders is not None:
+            out["holders"] = [h.to_json() for h in self.holders]
+        if self.extended:
+            out["details"] = self.details
         return out

@@ -21,6 +21,12 @@ def targets():
         target.stop()
 
 
+@pytest.fixture(scope="module")
+def sd_binary():
+    """tests/targets/sd_blocker.c built (the sock-shutdown tests' stuck process)."""
+    return harness.build("sd_blocker")
+
+
 @pytest.fixture(scope="session")
 def zoo_binary():
     """tests/targets/zoo.c built: one socket of each kind (see its header)."""

@@ -84,7 +84,7 @@ import tempfile
 import threading
 import time
 from collections import namedtuple
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import pexpect
 
@@ -668,3 +668,62 @@ def ss_endpoint(text: str):
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return (None if host in ("*", "") else host), (0 if port == "*" else int(port))
+
+
+# --------------------------------------------------------------------------
+# Shared by the test modules: a gdb run's output, and a target's threads
+
+
+def no_traceback(result) -> None:
+    """No Python error of ours reached the user, in any of gdb's wordings."""
+    text = result.out + result.err
+    assert "Traceback" not in text and "Python Exception" not in text, text
+    assert "Error occurred in Python" not in text, text
+
+
+def thread_syscall(pid: int, tid: int) -> Optional[int]:
+    """The system call thread ``tid`` is in (/proc/PID/task/TID/syscall), or None."""
+    try:
+        with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
+            fields = f.read().split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if not fields or fields[0] == "running":
+        return None
+    return int(fields[0])
+
+
+def thread_state(pid: int, tid: int) -> Optional[str]:
+    try:
+        with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def wait_blocked(pid: int, tid: int, numbers: Iterable[int], timeout: float = 10.0) -> None:
+    """Wait until thread ``tid`` sleeps in one of the system calls ``numbers``."""
+    numbers = set(numbers)
+    deadline = time.monotonic() + timeout
+    while True:
+        nr, state = thread_syscall(pid, tid), thread_state(pid, tid)
+        if nr in numbers and state == "S":
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("thread %d of %d is not asleep in syscall %s: in %s, state %s"
+                                 % (tid, pid, sorted(numbers), nr, state))
+        time.sleep(0.002)
+
+
+def wait_any_thread_blocked(pid: int, numbers: Iterable[int], timeout: float = 10.0) -> int:
+    """Wait until some thread of ``pid`` sleeps in one of ``numbers``; its tid."""
+    numbers = set(numbers)
+    deadline = time.monotonic() + timeout
+    while True:
+        for name in os.listdir("/proc/%d/task" % pid):
+            tid = int(name)
+            if thread_syscall(pid, tid) in numbers and thread_state(pid, tid) == "S":
+                return tid
+        if time.monotonic() > deadline:
+            raise AssertionError("no thread of %d asleep in syscall %s" % (pid, sorted(numbers)))
+        time.sleep(0.002)

@@ -1,4 +1,4 @@
-"""`info sockets` in a real gdb against real processes (design §2).
+"""`info sockets` in a real gdb against real processes (the contract in the README).
 
 The zoo target (tests/targets/zoo.c) holds one socket of each kind and
 prints what it knows of each (fd, inode, addresses, queues).  Every row of
@@ -19,7 +19,8 @@ import sys
 import pytest
 
 import harness
-from harness import GdbSession, build, gdb_batch, gdb_batch_args, json_from, ss_rows, ss_endpoint
+from harness import (GdbSession, build, gdb_batch, gdb_batch_args, json_from, no_traceback,
+                     ss_endpoint, ss_rows)
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
 
@@ -72,11 +73,6 @@ def socket_fds_in_proc(pid: int) -> dict:
         if match:
             out[int(name)] = int(match.group(1))
     return out
-
-
-def no_traceback(result) -> None:
-    text = result.out + result.err
-    assert "Traceback" not in text and "Python Exception" not in text, text
 
 
 def assert_fails(result, pattern: str) -> str:
@@ -507,19 +503,25 @@ def test_process_without_sockets(targets):
 
 
 def test_help():
+    """gdb's help discipline: a one-line summary ending in a period (what
+    `help info` lists), a blank line, the usage, every option explained,
+    a See also; the facts a user needs, not every word."""
     result = gdb_batch(None, "help info sockets")
     assert result.rc == 0, result
     lines = result.out.splitlines()
-    assert lines[0] == "List the sockets of the current process, fd by fd."
-    assert ("Usage: info sockets [-json] [-extended] [-holders] [-proto NAME]... "
-            "[-state NAME]...") in lines
-    assert ("                    [-port N] [-local ADDR[:PORT]] [-peer ADDR[:PORT]] "
-            "[--] [FD]...") in lines
-    for option in ("-json", "-proto NAME", "-state NAME"):
-        assert any(l.strip().startswith(option) for l in lines), option
+    assert re.fullmatch(r"[A-Z][^.]*\.", lines[0]) and lines[1] == "", lines[:2]
+    usage = [l for l in lines if l.startswith("Usage: info sockets ")]
+    assert len(usage) == 1, lines
+    for option in ("-json", "-extended", "-holders", "-proto NAME", "-state NAME", "-port N",
+                   "-local ADDR[:PORT]", "-peer ADDR[:PORT]"):
+        assert option in result.out, option  # in the usage
+        explained = [l for l in lines if l.startswith("  ") and option.split()[0] + " " in l]
+        assert explained, option  # and in the Options list
+    for fact in ("/proc/PID/net", "network namespace", "UNCONN", "'--' ends the options"):
+        assert fact in result.out, fact
+    assert lines[-1].startswith("See also:") and "sock-shutdown" in lines[-1], lines[-1]
     listing = gdb_batch(None, "help info")
-    assert re.search(r"^info sockets -- List the sockets of the current process, fd by fd\.$",
-                     listing.out, re.M), listing.out
+    assert re.search(r"^info sockets -- %s$" % re.escape(lines[0]), listing.out, re.M), listing.out
 
 
 def test_sourcing_twice_is_harmless(zoo, zoo_listing):

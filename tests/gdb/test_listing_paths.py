@@ -17,7 +17,8 @@ import pytest
 
 import harness
 from harness import build, gdb_batch, json_from, ss_rows
-from test_info_sockets import check_listing, no_traceback
+from harness import no_traceback
+from test_info_sockets import check_listing
 
 STRATEGIES = ("table", "exact", "dump", "auto")
 
@@ -25,13 +26,15 @@ STRATEGIES = ("table", "exact", "dump", "auto")
 # before and after (every copy of a target fd must be closed).
 COMPARE = r"""
 import gdb, json, os
-from gdb_sockets import listing, netns, sockdiag
-from gdb_sockets.procfs import LocalProc
+from gdb_sockets.listing import join as listing
+from gdb_sockets.kernel import netns
+from gdb_sockets.kernel import sockdiag
+from gdb_sockets.kernel.procfs import LocalProc
 pid = gdb.selected_inferior().pid
 before = sorted(os.listdir("/proc/self/fd"))
 paths = {}
 for strategy in listing.STRATEGIES:
-    found = listing.list_sockets(LocalProc(), pid, unix_diag=sockdiag.unix_query, strategy=strategy)
+    found = listing.list_sockets(LocalProc(), pid, local=True, strategy=strategy)
     paths[strategy] = {"sockets": [s.to_json() for s in found.sockets], "notes": found.notes}
 after = sorted(os.listdir("/proc/self/fd"))
 print("@@PATHS@@" + json.dumps({"paths": paths, "before": before, "after": after}))
@@ -68,7 +71,7 @@ def assert_all_equal(paths: dict) -> list:
 
 
 def info_sockets_json(pid: int, strategy: str, netns_pid=None):
-    result = gdb_batch(pid, "python import gdb_sockets.listing as L; L.STRATEGY = %r" % strategy,
+    result = gdb_batch(pid, "python import gdb_sockets.listing.join as L; L.STRATEGY = %r" % strategy,
                        "info sockets -json")
     no_traceback(result)
     assert result.rc == 0, result
@@ -188,35 +191,38 @@ def test_paths_agree_on_a_namespace_the_target_fills(sc_hold_binary, targets, tm
 # Each fallback forced in turn inside one gdb session: the records stay the same.
 FALLBACKS = r"""
 import gdb, json, os
-from gdb_sockets import diagpath, listing, netns, sockdiag, sockfd
-from gdb_sockets.procfs import LocalProc
+from gdb_sockets.listing import join as listing
+from gdb_sockets.kernel import netns
+from gdb_sockets.kernel import sockdiag
+from gdb_sockets.kernel import fd_copies
+from gdb_sockets.kernel.procfs import LocalProc
 pid = gdb.selected_inferior().pid
 
 def run(strategy="auto"):
-    found = listing.list_sockets(LocalProc(), pid, unix_diag=sockdiag.unix_query, strategy=strategy)
+    found = listing.list_sockets(LocalProc(), pid, local=True, strategy=strategy)
     return {"sockets": [s.to_json() for s in found.sockets], "notes": found.notes}
 
 out = {"normal": run()}
-harmless = sockfd.copies_are_harmless
-sockfd.copies_are_harmless = lambda *a: False          # net_cls in use: no copies
+harmless = fd_copies.copies_are_harmless
+fd_copies.copies_are_harmless = lambda *a: False          # net_cls in use: no copies
 out["no copies"] = run("exact")
-sockfd.copies_are_harmless = harmless
+fd_copies.copies_are_harmless = harmless
 
 def refuse_copy(self, fd, inode):
-    raise sockfd.CopyUnavailable("pidfd_getfd: Operation not permitted")
-copy = sockfd.FdCopies.copy
-sockfd.FdCopies.copy = refuse_copy                     # EPERM on pidfd_getfd
+    raise fd_copies.CopyUnavailable("pidfd_getfd: Operation not permitted")
+copy = fd_copies.FdCopies.copy
+fd_copies.FdCopies.copy = refuse_copy                     # EPERM on pidfd_getfd
 out["copy refused"] = run("exact")
-sockfd.FdCopies.copy = copy
+fd_copies.FdCopies.copy = copy
 
 def no_diag(cls, pid):
     raise netns.DiagUnavailable("sock_diag: Protocol not supported")
 opener = sockdiag.DiagChannel.__dict__["open"]
 sockdiag.DiagChannel.open = classmethod(no_diag)       # no sock_diag: the tables
 out["no sock_diag"] = run("exact")
-sockfd.copies_are_harmless = lambda *a: False
+fd_copies.copies_are_harmless = lambda *a: False
 out["neither"] = run("exact")
-sockfd.copies_are_harmless = harmless
+fd_copies.copies_are_harmless = harmless
 sockdiag.DiagChannel.open = opener
 print("@@FALLBACKS@@" + json.dumps(out))
 """

@@ -23,7 +23,7 @@ def package_copy(tmp_path):
     target = root / "gdb_sockets"
     shutil.copytree(os.path.join(REPO, "gdb_sockets"), target,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    for path in [target] + list(target.iterdir()):
+    for path in [target] + list(target.rglob("*")):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return target
 
@@ -41,12 +41,13 @@ def test_a_private_copy_loads(package_copy):
     assert "Shut down a socket of the current process" in result.stdout
 
 
-@pytest.mark.parametrize("victim", ["commands.py", ".", "__pycache__"])
+@pytest.mark.parametrize("victim", ["commands/info_sockets.py", ".", "kernel", "__pycache__",
+                                    "view/__pycache__"])
 def test_code_others_can_write_is_refused(package_copy, victim):
     path = package_copy / victim
-    if victim == "__pycache__":
+    if victim.endswith("__pycache__"):
         path.mkdir()
-        (path / "commands.cpython-311.pyc").write_bytes(b"")
+        (path / "render.cpython-311.pyc").write_bytes(b"")
     os.chmod(path, os.stat(path).st_mode | stat.S_IWOTH)
     result = load(package_copy)
     assert result.returncode == 1, result

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
 import pytest
 
-from harness import build, gdb_batch, json_from
+from harness import build, gdb_batch, json_from, wait_blocked
 
 RECVFROM = 45  # x86-64
 
@@ -18,22 +17,10 @@ def shared_binary():
     return build("ov_shared")
 
 
-def wait_in_syscall(pid: int, tid: int, number: int, timeout: float = 5.0) -> None:
-    """Until the kernel says the thread is in system call ``number``."""
-    path = "/proc/%d/task/%d/syscall" % (pid, tid)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open(path) as f:
-            if f.read().split(" ", 1)[0] == str(number):
-                return
-        time.sleep(0.005)
-    raise AssertionError("thread %d never entered syscall %d" % (tid, number))
-
-
 @pytest.fixture
 def shared(shared_binary, targets):
     target = targets([shared_binary])
-    wait_in_syscall(target.pid, target.info["tid_recv"], RECVFROM)
+    wait_blocked(target.pid, target.info["tid_recv"], {RECVFROM})
     return target
 
 

@@ -30,13 +30,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-from typing import Dict, Iterable, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import pytest
 
 import harness
-from harness import GdbSession, build, gdb_batch, json_from
+from harness import (GdbSession, build, gdb_batch, json_from, no_traceback,
+                     wait_any_thread_blocked, wait_blocked)
 
 METHODS = ("auto", "syscall", "pidfd", "call")
 
@@ -56,54 +56,6 @@ EINVAL = 22
 
 # --------------------------------------------------------------------------
 # Looking at a target from outside
-
-
-def thread_syscall(pid: int, tid: int) -> Optional[int]:
-    """The system call thread ``tid`` is in (/proc/PID/task/TID/syscall), or None."""
-    try:
-        with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
-            fields = f.read().split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    if not fields or fields[0] == "running":
-        return None
-    return int(fields[0])
-
-
-def thread_state(pid: int, tid: int) -> Optional[str]:
-    try:
-        with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-
-
-def wait_blocked(pid: int, tid: int, numbers: Iterable[int], timeout: float = 10.0) -> None:
-    """Wait until thread ``tid`` sleeps in one of the system calls ``numbers``."""
-    numbers = set(numbers)
-    deadline = time.monotonic() + timeout
-    while True:
-        nr, state = thread_syscall(pid, tid), thread_state(pid, tid)
-        if nr in numbers and state == "S":
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("thread %d of %d is not asleep in syscall %s: in %s, state %s"
-                                 % (tid, pid, sorted(numbers), nr, state))
-        time.sleep(0.002)
-
-
-def wait_any_thread_blocked(pid: int, numbers: Iterable[int], timeout: float = 10.0) -> int:
-    """Wait until some thread of ``pid`` sleeps in one of ``numbers``; its tid."""
-    numbers = set(numbers)
-    deadline = time.monotonic() + timeout
-    while True:
-        for name in os.listdir("/proc/%d/task" % pid):
-            tid = int(name)
-            if thread_syscall(pid, tid) in numbers and thread_state(pid, tid) == "S":
-                return tid
-        if time.monotonic() > deadline:
-            raise AssertionError("no thread of %d asleep in syscall %s" % (pid, sorted(numbers)))
-        time.sleep(0.002)
 
 
 def fd_link(pid: int, fd: int) -> Optional[str]:
@@ -183,12 +135,6 @@ def expect_spinners_fine(target, count: int) -> None:
 # gdb
 
 
-def no_traceback(result) -> None:
-    text = result.out + result.err
-    assert "Traceback" not in text and "Python Exception" not in text, text
-    assert "Error occurred in Python" not in text, text
-
-
 def calls_refused() -> bool:
     """Must `-method call` be refused here?  The oracle is the harness's own
     probe of this gdb on this CPU, not gdb_sockets' report."""
@@ -255,11 +201,6 @@ def wake_with_pidfd(target, fd: int) -> None:
 
 # --------------------------------------------------------------------------
 # Targets
-
-
-@pytest.fixture(scope="module")
-def sd_binary():
-    return build("sd_blocker")
 
 
 def start_blocker(targets, binary: str, mode: str, *args: str):

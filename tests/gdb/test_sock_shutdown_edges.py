@@ -8,31 +8,14 @@ import re
 import signal
 import socket
 import sys
-import time
 
 import pytest
 
 import harness
-
-from harness import GdbSession, build, gdb_batch, json_from
+from harness import GdbSession, build, gdb_batch, json_from, no_traceback, wait_blocked
 from test_sock_shutdown import calls_refused
 
 NR_RECVFROM = 45
-
-
-def wait_in_syscall(pid: int, number: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open("/proc/%d/syscall" % pid) as f:
-            if f.read().split(" ", 1)[0] == str(number):
-                return
-        time.sleep(0.005)
-    raise AssertionError("process %d never entered syscall %d" % (pid, number))
-
-
-def no_traceback(result) -> None:
-    text = result.out + result.err
-    assert "Traceback" not in text and "Python Exception" not in text, result
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +30,7 @@ def test_thread_stopped_on_a_signal_is_not_stepped(signal_binary, targets):
     handler runs at detach), so auto calls where calls work, else uses
     pidfd; either way the handler still runs after detach."""
     target = targets([signal_binary])
-    wait_in_syscall(target.pid, NR_RECVFROM)
+    wait_blocked(target.pid, target.pid, {NR_RECVFROM})
     fd = target.info["fd"]
     with GdbSession(target.pid) as gdb:
         gdb.cmd("handle SIGUSR1 stop print pass")
@@ -71,7 +54,7 @@ def test_thread_stopped_on_a_signal_is_not_stepped(signal_binary, targets):
 def test_unconnected_udp_is_shut_down_and_its_reader_wakes(targets, tmp_path):
     target = targets([sys.executable, os.path.join(os.path.dirname(__file__), "..", "targets",
                                                    "edge_udp.py")])
-    wait_in_syscall(target.pid, NR_RECVFROM)
+    wait_blocked(target.pid, target.pid, {NR_RECVFROM})
     fd = target.info["fd"]
     result = gdb_batch(target.pid, "sock-shutdown %d" % fd)
     no_traceback(result)
@@ -126,7 +109,7 @@ def test_call_that_never_returns_is_unwound_and_the_target_lives(targets):
     (13-14), gdb unwinds it, the user's timeout setting comes back, and the
     target goes on waiting in recv(), unharmed."""
     target = targets([build("hang_shutdown")])
-    wait_in_syscall(target.pid, NR_RECVFROM)
+    wait_blocked(target.pid, target.pid, {NR_RECVFROM})
     fd = target.info["fd"]
     shows = ("show direct-call-timeout",) if harness.gdb_version() >= (15, 0) else ()
     result = gdb_batch(target.pid, "handle SIGSYS nostop noprint pass",
@@ -141,7 +124,7 @@ def test_call_that_never_returns_is_unwound_and_the_target_lives(targets):
     if shows:
         assert 'Timeout for direct inferior function calls is "unlimited".' in result.out
     assert target.alive()
-    wait_in_syscall(target.pid, NR_RECVFROM)
+    wait_blocked(target.pid, target.pid, {NR_RECVFROM})
     wake = gdb_batch(target.pid, "sock-shutdown -method pidfd %d" % fd)
     assert wake.rc == 0, wake
     assert target.expect("RECV", timeout=10) == "RECV ret=0 errno=0"

@@ -13,10 +13,10 @@ import re
 import pytest
 
 import harness
-from harness import GdbSession, gdb_batch
+from harness import GdbSession, gdb_batch, no_traceback, wait_blocked
 from test_sock_shutdown import (
-    NR_RECVFROM, assert_open_same_socket, expect_woke, fd_inode, no_traceback,
-    sd_binary, sockets_snapshot, start_blocker, wait_blocked, wake_with_pidfd)
+    NR_RECVFROM, assert_open_same_socket, expect_woke, fd_inode,
+    sockets_snapshot, start_blocker, wake_with_pidfd)
 
 
 def interactive_error(out: str) -> None:

@@ -11,12 +11,11 @@ import time
 
 import pytest
 
-from harness import gdb_batch
+from harness import gdb_batch, no_traceback, wait_blocked
 from test_sock_shutdown import (
     NR_CLOCK_NANOSLEEP, SHOW_SELECTED, assert_open_same_socket,
-    assert_shut_down_ok, expect_spinners_fine, expect_woke, fd_inode, no_traceback,
-    assert_call_refused, calls_refused, sd_binary, selected_tid, shutdown_batch, start_blocker, switch_to_tid,
-    wait_blocked, wake_with_pidfd)
+    assert_call_refused, assert_shut_down_ok, calls_refused, expect_spinners_fine, expect_woke,
+    fd_inode, selected_tid, shutdown_batch, start_blocker, switch_to_tid, wake_with_pidfd)
 
 EAGAIN = 11
 

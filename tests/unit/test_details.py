@@ -2,8 +2,9 @@
 
 import socket
 
-from gdb_sockets.details import (SO_MEMINFO, TCP_INFO, _TCP_INFO, details_text,
-                                 parse_meminfo, parse_tcp_info)
+from gdb_sockets.kernel.sockopt import (SO_MEMINFO, TCP_INFO, _TCP_INFO, parse_meminfo,
+                                        parse_tcp_info)
+from gdb_sockets.view.render import details_text
 
 
 def _tcp_pair():

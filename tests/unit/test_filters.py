@@ -3,10 +3,9 @@
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.filters import EndpointPattern, SocketFilter, parse_port
+from gdb_sockets.view.filters import EndpointPattern, SocketFilter, parse_port
 from gdb_sockets.model import InetEndpoint, Socket, UnixAddress, UnixPeer
 
-CMD = "info sockets"
 
 
 def tcp(fd, local, lport, peer, pport, proto="tcp", state="ESTAB"):
@@ -33,34 +32,34 @@ def test_port_matches_local_or_peer():
 
 
 def test_peer_address_and_port():
-    pattern = EndpointPattern.parse(CMD, "peer", "127.0.0.1:8080")
+    pattern = EndpointPattern.parse("peer", "127.0.0.1:8080")
     assert fds(SocketFilter(peers=(pattern,))) == [4]
 
 
 def test_ipv4_pattern_matches_ipv4_mapped_address():
-    pattern = EndpointPattern.parse(CMD, "local", "127.0.0.1:8080")
+    pattern = EndpointPattern.parse("local", "127.0.0.1:8080")
     assert fds(SocketFilter(locals=(pattern,))) == [5]
 
 
 def test_bracketed_ipv6_with_port():
-    pattern = EndpointPattern.parse(CMD, "peer", "[::1]:443")
+    pattern = EndpointPattern.parse("peer", "[::1]:443")
     assert (pattern.address.compressed, pattern.port) == ("::1", 443)
     assert fds(SocketFilter(peers=(pattern,))) == [6]
 
 
 def test_bare_ipv6_without_port():
-    pattern = EndpointPattern.parse(CMD, "local", "::1")
+    pattern = EndpointPattern.parse("local", "::1")
     assert pattern.port is None
     assert fds(SocketFilter(locals=(pattern,))) == [6]
 
 
 def test_any_address_with_port():
-    pattern = EndpointPattern.parse(CMD, "local", "*:9000")
+    pattern = EndpointPattern.parse("local", "*:9000")
     assert fds(SocketFilter(locals=(pattern,))) == [6]
 
 
 def test_unix_path_pattern():
-    pattern = EndpointPattern.parse(CMD, "local", "/run/app.sock")
+    pattern = EndpointPattern.parse("local", "/run/app.sock")
     assert fds(SocketFilter(locals=(pattern,))) == [7]
 
 
@@ -70,18 +69,18 @@ def test_filters_combine_with_and():
 
 
 def test_repeated_values_combine_with_or():
-    patterns = (EndpointPattern.parse(CMD, "peer", "[::1]:443"),
-                EndpointPattern.parse(CMD, "peer", "127.0.0.1:8080"))
+    patterns = (EndpointPattern.parse("peer", "[::1]:443"),
+                EndpointPattern.parse("peer", "127.0.0.1:8080"))
     assert fds(SocketFilter(peers=patterns)) == [4, 6]
 
 
 @pytest.mark.parametrize("text", ["localhost:80", "1.2.3.4:99999", "[::1", "1.2.3:80", ""])
 def test_bad_endpoint_is_a_user_error(text):
     with pytest.raises(SocketsError, match="-peer"):
-        EndpointPattern.parse(CMD, "peer", text)
+        EndpointPattern.parse("peer", text)
 
 
 @pytest.mark.parametrize("text", ["-1", "65536", "80a", "0x50", ""])
 def test_bad_port_is_a_user_error(text):
     with pytest.raises(SocketsError, match="-port"):
-        parse_port(CMD, text)
+        parse_port(text)

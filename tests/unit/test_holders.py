@@ -4,15 +4,17 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.annotate import fds_by_inode
-from gdb_sockets.holders import Holder, HolderScan, other_holders
+from gdb_sockets.view.notes import fds_by_inode
+
+from threads import wait_in_syscall
+from gdb_sockets.model import Holder
+from gdb_sockets.view.holders import HolderScan, other_holders
 from gdb_sockets.model import Socket
-from gdb_sockets.procfs import FdLink, LocalProc, read_fd_links
+from gdb_sockets.kernel.procfs import FdLink, LocalProc, read_fd_links
 
 
 def _sockets_of(links):
@@ -101,13 +103,7 @@ def test_a_real_child_holds_the_same_socket_and_a_dup_is_seen():
                              pass_fds=[ours.fileno()])
     try:
         # Ready once it blocks in recvfrom (after it renamed itself).
-        deadline = time.monotonic() + 5
-        while True:
-            with open("/proc/%d/syscall" % child.pid, "rb") as f:
-                if f.read().startswith(b"45 "):
-                    break
-            assert time.monotonic() < deadline, "the child never blocked in recv"
-            time.sleep(0.002)
+        wait_in_syscall(child.pid, child.pid, {45})
         scan = other_holders(LocalProc(), os.getpid(), {inode})
         assert scan.holders == {inode: [Holder(child.pid, "gs-holder", ours.fileno())]}
         mine = fds_by_inode(_sockets_of(read_fd_links(LocalProc(), os.getpid())))

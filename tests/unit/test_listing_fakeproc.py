@@ -6,13 +6,13 @@ import re
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.filters import SocketFilter
-from gdb_sockets.listing import list_sockets
+from gdb_sockets.view.filters import SocketFilter
+from gdb_sockets.listing.join import list_sockets
 from gdb_sockets.model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
                                UnixAddress, UnixPeer)
-from gdb_sockets.procfs import LocalProc
-from gdb_sockets.netns import DiagUnavailable
-from gdb_sockets.sockdiag import UnixRecord
+from gdb_sockets.kernel.procfs import LocalProc
+from gdb_sockets.kernel.netns import DiagUnavailable
+from gdb_sockets.kernel.sockdiag import UnixRecord
 
 from sampledata import SOCKETS, UNIX_DIR, sample
 

@@ -10,8 +10,10 @@ import socket
 
 import pytest
 
-from gdb_sockets import sockdiag, sockfd
-from gdb_sockets.sockdiag import InetQuery, InetRecord
+from gdb_sockets.kernel import sockdiag
+from gdb_sockets.kernel import fd_copies
+from gdb_sockets.kernel import fd_dir
+from gdb_sockets.kernel.sockdiag import InetQuery, InetRecord
 
 PID = os.getpid()
 
@@ -40,9 +42,9 @@ def socks():
 @pytest.fixture
 def copies():
     try:
-        with sockfd.FdCopies(PID) as made:
+        with fd_copies.FdCopies(PID) as made:
             yield made
-    except sockfd.CopyUnavailable as e:
+    except fd_copies.CopyUnavailable as e:
         pytest.skip("no fd copies here: %s" % e)
 
 
@@ -70,7 +72,7 @@ def test_copies_read_the_socket_and_are_all_closed(socks, copies):
 
 
 def test_open_fd_count_counts_proc_fd():
-    count = sockfd.open_fd_count(PID)
+    count = fd_dir.open_fd_count(PID)
     if count is None:
         pytest.skip("this kernel does not count /proc/PID/fd entries (Linux < 6.2)")
     assert count == len(os.listdir("/proc/self/fd")) - 1  # listdir's own fd

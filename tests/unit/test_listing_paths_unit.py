@@ -5,18 +5,19 @@ choices, and how the exact path settles what a lookup cannot.
 """
 
 import errno
-import os
 import socket
 import struct
-import subprocess
-import sys
 
 import pytest
 
-from gdb_sockets import diagpath, listing, procnet, sockdiag, sockfd
+from gdb_sockets.listing import diag, dump, exact, plan, records
+from gdb_sockets.listing import join as listing
+from gdb_sockets.kernel import procnet
+from gdb_sockets.kernel import sockdiag
+from gdb_sockets.kernel import fd_copies
 from gdb_sockets.model import InetEndpoint, Socket, UnixAddress, UnixPeer
-from gdb_sockets.procfs import LocalProc
-from gdb_sockets.sockdiag import InetQuery, InetRecord, UnixRecord
+from gdb_sockets.kernel.procfs import LocalProc
+from gdb_sockets.kernel.sockdiag import InetQuery, InetRecord, UnixRecord
 
 HDR = struct.Struct("=IHHII")
 
@@ -176,16 +177,14 @@ def test_exact_answers_come_back_in_order_and_lost_ones_are_asked_again():
 ])
 def test_addresses_print_as_the_table_parsers_print_them(family, raw, table_hex):
     decode = procnet.decode_ipv4 if family == socket.AF_INET else procnet.decode_ipv6
-    assert diagpath.address_text(family, raw) == decode(table_hex)
+    assert records.address_text(family, raw) == decode(table_hex)
 
 
 def test_fast_records_equal_ordinary_ones():
     fields = dict(fd=3, inode=9, proto="tcp", state="ESTAB", recv_q=1, send_q=2,
                   local=InetEndpoint("127.0.0.1", 80), peer=InetEndpoint("::1", 5), uid=0)
-    fast, slow = diagpath.make_socket(**fields), Socket(**fields)
+    fast, slow = records.make_socket(**fields), Socket(**fields)
     assert fast == slow and repr(fast) == repr(slow) and fast.to_json() == slow.to_json()
-    other = diagpath.make_socket(**fields)
-    assert other.extra is not fast.extra  # each record its own dict
     with pytest.raises(AttributeError):
         fast.fd = 4  # still frozen
 
@@ -193,7 +192,7 @@ def test_fast_records_equal_ordinary_ones():
 def test_inet_record_becomes_the_table_row():
     record = InetRecord(socket.AF_INET6, 8, 41000, 8082, bytes(10) + b"\xff\xff\x7f\0\0\x01",
                         bytes(10) + b"\xff\xff\x7f\0\0\x01", 5, 0, 1000, 31)
-    assert diagpath._inet_socket(6, "tcp6", record) == Socket(
+    assert records.inet_socket(6, "tcp6", record) == Socket(
         fd=6, inode=31, proto="tcp6", state="CLOSE-WAIT", recv_q=5, send_q=0,
         local=InetEndpoint("::ffff:127.0.0.1", 41000),
         peer=InetEndpoint("::ffff:127.0.0.1", 8082), uid=1000)
@@ -202,21 +201,20 @@ def test_inet_record_becomes_the_table_row():
 @pytest.mark.parametrize("fast", [True, False], ids=["fast records", "Socket()"])
 def test_dump_rows_equal_record_rows(fast, monkeypatch):
     if not fast:  # as when Socket is not a plain dataclass any more
-        monkeypatch.setattr(diagpath, "_FAST_DEFAULTS", None)
-        monkeypatch.setattr(diagpath, "make_socket", Socket)
+        monkeypatch.setattr(dump, "make_socket", Socket)
     chunks = [inet_message(11, state=10, dport=0, dst=bytes(4), rq=1, wq=128)
               + inet_message(12) + inet_message(13) + DONE]
-    rows = diagpath._rows_from_dump("tcp", chunks, {11: 3, 13: 5})
+    rows = dump.rows_from_dump("tcp", chunks, {11: 3, 13: 5})
     expected = sockdiag.parse_dump_chunks(chunks, None)
-    assert rows == {11: diagpath._inet_socket(3, "tcp", expected[11]),
-                    13: diagpath._inet_socket(5, "tcp", expected[13])}
+    assert rows == {11: records.inet_socket(3, "tcp", expected[11]),
+                    13: records.inet_socket(5, "tcp", expected[13])}
     assert rows[11].send_q == 128 and rows[11].state == "LISTEN"
 
 
 def test_unix_rows_name_their_peers():
     found = {5: UnixRecord(5, 1, 1, None, 6, 0, 768), 7: UnixRecord(7, 2, 7, b"\0x\0y", None, 0, 0)}
     peers = {6: UnixRecord(6, 1, 1, b"/run/app.sock\0", 5, 6, 0)}
-    rows = diagpath._unix_rows(found, peers, {5: 3, 7: 4})
+    rows = records.unix_rows(found, peers, {5: 3, 7: 4})
     assert rows[5] == Socket(fd=3, inode=5, proto="unix", state="ESTAB", recv_q=0, send_q=768,
                              local=UnixAddress(None), peer=UnixPeer(6, "/run/app.sock"),
                              type="stream")
@@ -241,43 +239,43 @@ TCP       2304  20934       0   no     192   yes  kernel      y  y  y  y  y  y  
 
 
 def test_protocol_counts():
-    counts = diagpath.parse_protocol_counts(PROTOCOLS)
+    counts = plan.parse_protocol_counts(PROTOCOLS)
     assert counts["TCP"] == 20934 and counts["UNIX-STREAM"] == 5 and counts["PACKET"] == 2
-    assert diagpath._in_namespace(counts, "unix") == 8
-    assert diagpath._in_namespace({}, "tcp") is None
+    assert plan.in_namespace(counts, "unix") == 8
+    assert plan.in_namespace({}, "tcp") is None
 
 
 @pytest.fixture
 def counts(monkeypatch):
-    table = diagpath.parse_protocol_counts(PROTOCOLS)
-    monkeypatch.setattr(diagpath, "namespace_counts", lambda pid: table)
+    table = plan.parse_protocol_counts(PROTOCOLS)
+    monkeypatch.setattr(plan, "namespace_counts", lambda pid: table)
     return table
 
 
 def test_few_fds_prefetch_nothing(counts):
-    assert diagpath.prefetch_protocols(1, diagpath.PREFETCH_MIN - 1, "auto") == []
-    assert diagpath.prefetch_protocols(1, 10 ** 6, "exact") == []
-    assert diagpath.prefetch_protocols(1, 3, "dump") == list(diagpath.SERVED)
+    assert plan.prefetch_protocols(1, plan.PREFETCH_MIN - 1, "auto") == []
+    assert plan.prefetch_protocols(1, 10 ** 6, "exact") == []
+    assert plan.prefetch_protocols(1, 3, "dump") == list(plan.SERVED)
 
 
 def test_prefetch_what_costs_less_than_naming_every_protocol(counts):
     # 1000 fds: naming each protocol would cost ~2.5 ms; the small tables fit,
     # the 20934 TCP sockets of the namespace do not.
-    assert diagpath.prefetch_protocols(1, 1000, "auto") == ["udp6", "udp", "tcp6", "unix"]
-    assert diagpath.prefetch_protocols(1, 20000, "auto") == ["udp6", "udp", "tcp6", "unix", "tcp"]
+    assert plan.prefetch_protocols(1, 1000, "auto") == ["udp6", "udp", "tcp6", "unix"]
+    assert plan.prefetch_protocols(1, 20000, "auto") == ["udp6", "udp", "tcp6", "unix", "tcp"]
 
 
 def test_plan_follows_the_target_share_of_the_namespace(counts):
-    plan = diagpath._plan(1, {"tcp": 10, "udp": 40, "unix": 40, "tcp6": 5000}, "auto")
-    assert plan == {"tcp": "exact", "udp": "dump", "unix": "dump", "tcp6": "dump"}
-    assert diagpath._plan(1, {"tcp": 1000}, "auto") == {"tcp": "exact"}
-    assert diagpath._plan(1, {"tcp": 5000}, "auto") == {"tcp": "dump"}
-    assert diagpath._plan(1, {"tcp": 5000}, "exact") == {"tcp": "exact"}
+    ways = plan.plan(1, {"tcp": 10, "udp": 40, "unix": 40, "tcp6": 5000}, "auto")
+    assert ways == {"tcp": "exact", "udp": "dump", "unix": "dump", "tcp6": "dump"}
+    assert plan.plan(1, {"tcp": 1000}, "auto") == {"tcp": "exact"}
+    assert plan.plan(1, {"tcp": 5000}, "auto") == {"tcp": "dump"}
+    assert plan.plan(1, {"tcp": 5000}, "exact") == {"tcp": "exact"}
 
 
 def test_unknown_namespace_size_takes_the_exact_way(monkeypatch):
-    monkeypatch.setattr(diagpath, "namespace_counts", lambda pid: {})
-    assert diagpath._plan(1, {"tcp": 10 ** 5}, "auto") == {"tcp": "exact"}
+    monkeypatch.setattr(plan, "namespace_counts", lambda pid: {})
+    assert plan.plan(1, {"tcp": 10 ** 5}, "auto") == {"tcp": "exact"}
 
 
 # --------------------------------------------------------------------------
@@ -338,7 +336,7 @@ def record(inode, sport, dport=0, state=1):
 
 
 def ends(sport, dport=0):
-    return sockfd.Endpoints(socket.AF_INET, LO, sport, LO if dport else bytes(4), dport)
+    return fd_copies.Endpoints(socket.AF_INET, LO, sport, LO if dport else bytes(4), dport)
 
 
 def test_exact_lookups_and_what_they_leave():
@@ -353,9 +351,9 @@ def test_exact_lookups_and_what_they_leave():
     })
     channel = FakeChannel({(80, 5000, 0): record(100, 80, 5000), (81, 0, 0): record(999, 81),
                            (83, 0, 2): record(104, 83, state=10)}, {})
-    out = diagpath.Collected({}, set(), {}, set())
+    out = exact.Collected({}, set(), {}, set())
     members = {"tcp": {100: 3, 101: 4, 102: 5, 103: 6, 104: 7, 105: 8, 106: 9, 107: 10}}
-    left = diagpath._inet_exact(channel, copies, members, out)
+    left = exact.inet_exact(channel, copies, members, out)
     assert sorted(out.rows) == [100, 104]
     assert out.rows[104].fd == 7 and out.rows[104].state == "LISTEN"
     assert out.tableless == {102, 103, 105}
@@ -366,10 +364,10 @@ def test_exact_lookups_and_what_they_leave():
 def test_what_is_left_is_settled_by_dumps_listeners_first():
     listening = {101: record(101, 81, state=10)}
     full = {106: record(106, 85, 6000)}
-    channel = FakeChannel({}, {diagpath.TCPF_LISTEN: listening, sockdiag.FD_STATES: full})
-    out = diagpath.Collected({}, set(), {}, set())
-    diagpath._settle(channel, {"tcp": {101: (4, True), 106: (9, False), 107: (10, False)}}, out)
-    assert channel.dumped == [(6, diagpath.TCPF_LISTEN, [101]),
+    channel = FakeChannel({}, {sockdiag.TCPF_LISTEN: listening, sockdiag.FD_STATES: full})
+    out = exact.Collected({}, set(), {}, set())
+    exact.settle(channel, {"tcp": {101: (4, True), 106: (9, False), 107: (10, False)}}, out)
+    assert channel.dumped == [(6, sockdiag.TCPF_LISTEN, [101]),
                               (6, sockdiag.FD_STATES, [106, 107])]
     assert sorted(out.rows) == [101, 106] and out.tableless == {107}
     assert out.rows[101].fd == 4 and out.rows[106].fd == 9
@@ -384,38 +382,23 @@ def test_copies_are_refused_where_net_cls_would_reclassify(tmp_path):
     v2.write_text("0::/user.slice/session-1.scope\n")
     v1 = tmp_path / "v1"
     v1.write_text("12:cpu,cpuacct:/\n3:net_cls,net_prio:/\n0::/\n")
-    assert sockfd.copies_are_harmless(str(v2))
-    assert not sockfd.copies_are_harmless(str(v1))
-    assert not sockfd.copies_are_harmless(str(tmp_path / "absent"))
+    assert fd_copies.copies_are_harmless(str(v2))
+    assert not fd_copies.copies_are_harmless(str(v1))
+    assert not fd_copies.copies_are_harmless(str(tmp_path / "absent"))
 
 
-class RemoteProc(LocalProc):
-    remote = True
-
-
-def test_only_gdbs_own_proc_takes_the_diag_path(tmp_path):
-    assert listing._on_this_host(LocalProc())
-    assert not listing._on_this_host(LocalProc(root=str(tmp_path)))
-    assert not listing._on_this_host(RemoteProc())
-
-
-def test_remote_reader_reads_tables_only(tmp_path, monkeypatch):
+def test_a_target_not_on_gdbs_host_is_read_from_tables_only(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("sock_diag used for a remote target")
 
-    monkeypatch.setattr(diagpath, "collect", refuse)
-    monkeypatch.setattr(diagpath, "listener_backlogs", refuse)
+    monkeypatch.setattr(diag, "collect", refuse)
+    monkeypatch.setattr(exact, "listener_backlogs", refuse)
     fd_dir = tmp_path / "proc" / "42" / "fd"
     fd_dir.mkdir(parents=True)
     (tmp_path / "proc" / "42" / "net").mkdir()
     (fd_dir / "3").symlink_to("socket:[5]")
-
-    class FakeRemote(RemoteProc):
-        def __init__(self):
-            super().__init__(root=str(tmp_path))
-
-    result = listing.list_sockets(FakeRemote(), 42, unix_diag=lambda pid, inodes: {},
-                                  strategy="exact")
+    result = listing.list_sockets(LocalProc(root=str(tmp_path)), 42,
+                                  unix_diag=lambda pid, inodes: {}, strategy="exact")
     assert result.sockets == [Socket(fd=3, inode=5, proto="unknown", state="?",
                                      in_table=False)]
 
@@ -423,12 +406,3 @@ def test_remote_reader_reads_tables_only(tmp_path, monkeypatch):
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError):
         listing.list_sockets(LocalProc(), 1, strategy="fast")
-
-
-def test_diag_modules_do_not_import_gdb():
-    probe = ("import sys; import gdb_sockets.diagpath, gdb_sockets.sockdiag, gdb_sockets.sockfd; "
-             "print('gdb' in sys.modules)")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True,
-                         text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -7,7 +7,7 @@ import pytest
 
 from gdb_sockets.errors import SocketsError
 from gdb_sockets.model import proto_from_kernel_name
-from gdb_sockets.procfs import FdLink, LocalProc, read_fd_link, read_table, socket_protocol
+from gdb_sockets.kernel.procfs import FdLink, LocalProc, read_fd_link, read_table, socket_protocol
 
 
 @pytest.mark.parametrize("target, inode", [

@@ -1,7 +1,7 @@
 """procnet.parse_inet on captured tcp, tcp6, udp, raw and icmp tables."""
 
 from gdb_sockets.model import InetEndpoint, Socket
-from gdb_sockets.procnet import decode_ipv4, decode_ipv6, parse_inet
+from gdb_sockets.kernel.procnet import decode_ipv4, decode_ipv6, parse_inet
 
 from sampledata import inode, sample
 

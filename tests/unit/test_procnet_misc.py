@@ -1,7 +1,7 @@
 """procnet.parse_packet, parse_netlink, parse_ifnames and tables_for."""
 
 from gdb_sockets.model import NetlinkAddress, PacketAddress, Socket
-from gdb_sockets.procnet import parse_ifnames, parse_netlink, parse_packet, tables_for
+from gdb_sockets.kernel.procnet import parse_ifnames, parse_netlink, parse_packet, tables_for
 
 from sampledata import SOCKETS, inode, sample
 

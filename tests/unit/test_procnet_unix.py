@@ -3,7 +3,7 @@
 import pytest
 
 from gdb_sockets.model import Socket, UnixAddress, UnixPeer
-from gdb_sockets.procnet import parse_unix
+from gdb_sockets.kernel.procnet import parse_unix
 
 from sampledata import SOCKETS, UNIX_DIR, inode, sample
 

@@ -6,8 +6,8 @@ import pytest
 
 from gdb_sockets.model import (InetEndpoint, NetlinkAddress, PacketAddress, Socket,
                                UnixAddress, UnixPeer)
-from gdb_sockets.procnet import decode_path, parse_inet, parse_unix
-from gdb_sockets.render import escape, format_endpoint, format_inet, format_json, format_table
+from gdb_sockets.kernel.procnet import decode_path, parse_inet, parse_unix
+from gdb_sockets.view.render import escape, format_endpoint, format_inet, format_json, format_table
 
 from sampledata import inode, sample
 

@@ -4,9 +4,10 @@ import os
 import socket
 import struct
 
-from gdb_sockets.procnet import unix_name_to_path as name_to_path
-from gdb_sockets.sockdiag import (UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN, UnixRecord,
-                                  parse_unix, unix_query as query)
+from gdb_sockets.kernel.procnet import unix_name_to_path as name_to_path
+from gdb_sockets.kernel.sockdiag import (UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN,
+                                         UnixRecord, parse_unix)
+from gdb_sockets.listing.tables import unix_query as query
 
 
 def test_name_to_path_abstract_with_nuls():

@@ -6,14 +6,17 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.procfs import LocalProc
-from gdb_sockets.waiters import (EpollEntry, InSyscall, Waiter, find_waiters, known_arch,
-                                 parse_epoll_fdinfo, parse_syscall, read_at)
+from gdb_sockets.kernel.procfs import LocalProc
+from gdb_sockets.kernel.proc_task import (EpollEntry, InSyscall, parse_epoll_fdinfo,
+                                          parse_syscall, read_at)
+from gdb_sockets.model import Waiter
+from gdb_sockets.view.waiters import find_waiters, known_arch
+
+from threads import wait_in_syscall
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "waiters")
 with open(os.path.join(SAMPLES, "capture.json")) as _f:
@@ -357,17 +360,6 @@ t.join()
 """
 
 
-def _wait_in_call(pid, tid, nr):
-    deadline = time.monotonic() + 5
-    path = "/proc/%d/task/%d/syscall" % (pid, tid)
-    while True:
-        with open(path, "rb") as f:
-            if f.read().startswith(b"%d " % nr):
-                return
-        assert time.monotonic() < deadline, "thread %d never entered call %d" % (tid, nr)
-        time.sleep(0.002)
-
-
 def test_a_real_child_blocked_in_recv():
     pairs = [socket.socketpair(), socket.socketpair()]
     fds = [pair[1].fileno() for pair in pairs]
@@ -375,8 +367,8 @@ def test_a_real_child_blocked_in_recv():
                              stdout=subprocess.PIPE, pass_fds=fds)
     try:
         thread = int(child.stdout.readline())
-        _wait_in_call(child.pid, child.pid, 45)
-        _wait_in_call(child.pid, thread, 45)
+        wait_in_syscall(child.pid, child.pid, {45})
+        wait_in_syscall(child.pid, thread, {45})
         assert find_waiters(LocalProc(), child.pid, set(fds) | {0, 1}) == {
             fds[0]: [Waiter(child.pid, "recvfrom")],
             fds[1]: [Waiter(thread, "recvfrom")],

@@ -1,0 +1,86 @@
+"""Just enough ELF to find a shared library's exported function.
+
+A program may define its own ``shutdown``; gdb's expression evaluator would
+call that one.  To call libc's, we read libc's dynamic symbol table from
+the file the target mapped, and add the address it was loaded at.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import BinaryIO, Optional
+
+from ..errors import SocketsError
+
+SHT_DYNSYM = 11
+STT_FUNC = 2
+STT_GNU_IFUNC = 10
+PT_LOAD = 1
+
+
+class _Elf64:
+    """The headers of a little-endian ELF64 file (x86-64, aarch64...)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        ident = f.read(64)
+        if ident[:4] != b"\x7fELF":
+            raise SocketsError("not an ELF file")
+        if ident[4] != 2 or ident[5] != 1:
+            raise SocketsError("only 64-bit little-endian ELF is supported")
+        (self.phoff, self.shoff) = struct.unpack_from("<QQ", ident, 32)
+        (self.phentsize, self.phnum, self.shentsize, self.shnum) = struct.unpack_from(
+            "<HHHH", ident, 54)
+
+    def _read(self, offset: int, size: int) -> bytes:
+        self.f.seek(offset)
+        data = self.f.read(size)
+        if len(data) != size:
+            raise SocketsError("truncated ELF file")
+        return data
+
+    def sections(self):
+        """(type, offset, size, link, entsize) of each section header."""
+        table = self._read(self.shoff, self.shentsize * self.shnum)
+        for i in range(self.shnum):
+            (_name, sh_type, _flags, _addr, offset, size, link, _info, _align,
+             entsize) = struct.unpack_from("<IIQQQQIIQQ", table, i * self.shentsize)
+            yield sh_type, offset, size, link, entsize
+
+    def first_load_vaddr(self) -> int:
+        """p_vaddr of the first PT_LOAD, page-aligned: 0 for a shared library."""
+        table = self._read(self.phoff, self.phentsize * self.phnum)
+        for i in range(self.phnum):
+            p_type, _flags, _offset, vaddr = struct.unpack_from("<IIQQ", table, i * self.phentsize)
+            if p_type == PT_LOAD:
+                return vaddr & ~0xFFF
+        return 0
+
+    def section_offset_size(self, index: int):
+        for i, (_t, offset, size, _link, _e) in enumerate(self.sections()):
+            if i == index:
+                return offset, size
+        raise SocketsError("bad ELF section link")
+
+
+def dynamic_symbol(f: BinaryIO, name: str) -> Optional[int]:
+    """The address (relative to the load base) of an exported function, or None."""
+    elf = _Elf64(f)
+    wanted = name.encode()
+    for sh_type, offset, size, link, entsize in list(elf.sections()):
+        if sh_type != SHT_DYNSYM or entsize == 0:
+            continue
+        str_offset, str_size = elf.section_offset_size(link)
+        strings = elf._read(str_offset, str_size)
+        symbols = elf._read(offset, size)
+        for i in range(size // entsize):
+            st_name, st_info, _other, st_shndx, st_value, _size = struct.unpack_from(
+                "<IBBHQQ", symbols, i * entsize)
+            if st_shndx == 0 or st_value == 0 or (st_info & 0xF) not in (STT_FUNC, STT_GNU_IFUNC):
+                continue
+            end = strings.find(b"\0", st_name)
+            if strings[st_name:end] == wanted:
+                if st_info & 0xF == STT_GNU_IFUNC:
+                    return None  # the real address is chosen at run time
+                return st_value - elf.first_load_vaddr()
+    return None

@@ -1,0 +1,239 @@
+"""gdb glue: the `call` method, libc's shutdown() run in the inferior by gdb.
+
+Facts this rests on (measured with gdb 13.1, see the README): gdb resumes every thread during
+an inferior call unless scheduler-locking is on, and a signal in another
+thread can then leave a dummy frame behind; gdb 13 and 14 have no call
+timeout (gdb 15 added direct-call-timeout and unwind-on-timeout); errno is
+per thread.  So, for the call only: scheduler-locking on, unwindonsignal
+on, language c, gdb's own call timeout where it has one and a watchdog
+otherwise, and errno saved and written back; the user's settings return
+whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import time
+from typing import Dict, Optional, Tuple
+
+import gdb
+
+from . import libc_symbols
+from ..errors import SocketsError
+from ..view.render import escape
+
+CALL_TIMEOUT = 5.0  # seconds before the watchdog interrupts a call
+
+
+@contextlib.contextmanager
+def temporary_settings(settings: Dict[str, str]):
+    """Set gdb parameters for a block; the user's values return whatever happens."""
+    saved = [(name, gdb.parameter(name)) for name in settings]
+    try:
+        for name, value in settings.items():
+            gdb.execute("set %s %s" % (name, value), to_string=True)
+        yield
+    finally:
+        for name, value in saved:
+            if isinstance(value, bool):
+                value = "on" if value else "off"
+            elif value is None:  # a number parameter at "unlimited"
+                value = "unlimited"
+            gdb.execute("set %s %s" % (name, value), to_string=True)
+
+
+def _has_parameter(name: str) -> bool:
+    try:
+        gdb.parameter(name)
+    except RuntimeError:  # gdb's answer for a parameter it does not have
+        return False
+    return True
+
+
+# gdb 15 and later time a call out themselves and unwind it.
+GDB_TIMES_CALLS = _has_parameter("direct-call-timeout")
+
+# Only the selected thread runs while we act on it.
+HOLD_OTHER_THREADS = {"scheduler-locking": "on"}
+CALL_SETTINGS = dict(HOLD_OTHER_THREADS, unwindonsignal="on", language="c")
+if GDB_TIMES_CALLS:
+    CALL_SETTINGS.update({"direct-call-timeout": "%d" % CALL_TIMEOUT,
+                          "unwind-on-timeout": "on"})
+
+
+def call_unsafe_reason() -> Optional[str]:
+    """Why gdb could not restore the thread after a call here, or None.
+
+    After a call gdb writes back every register the function changed,
+    vector registers included.  gdb 13 cannot write the extended (XSAVE)
+    state on CPUs whose state is larger than it knows (AMX): the write
+    fails after the call, the thread is left half-restored and an
+    interrupted system call returns the kernel's internal ERESTARTSYS.
+    So the same write is tried first on one vector register, with its own
+    value changed and then put back.
+    """
+    if "x86-64" not in gdb.selected_inferior().architecture().name():
+        return None
+    with temporary_settings({"language": "c"}):
+        return _probe_vector_write()
+
+
+def _probe_vector_write() -> Optional[str]:
+    frame = gdb.newest_frame()
+    try:
+        value = int(frame.read_register("xmm15")["v4_int32"][0])
+    except gdb.error as e:
+        return "cannot read the vector registers to check (%s)" % e
+    try:
+        gdb.execute("set $xmm15.v4_int32[0] = %d" % (value ^ 1), to_string=True)
+    except gdb.error as e:
+        # The kernel refused the write, so the thread is unchanged; drop
+        # gdb's cached copy, which holds the value it could not write.
+        gdb.execute("maintenance flush register-cache", to_string=True)
+        return "gdb cannot write this CPU's extended register state (%s)" % (
+            str(e).rstrip("."),)
+    gdb.execute("set $xmm15.v4_int32[0] = %d" % value, to_string=True)
+    return None
+
+
+_NR_TGKILL = 234  # x86-64
+
+
+def _tgkill(pid: int, tid: int, signum: int) -> None:
+    """Send ``signum`` to one thread of the inferior (thread-directed)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall(ctypes.c_long(_NR_TGKILL), ctypes.c_long(pid), ctypes.c_long(tid),
+                 ctypes.c_long(signum))
+
+
+class CallFailed(Exception):
+    """The inferior call did not return normally; gdb restored the context."""
+
+
+def call_int_function(address: int, *args: int, timeout: float = CALL_TIMEOUT) -> int:
+    """Call the C function at ``address`` as int f(int, ...) in the selected thread.
+
+    Only numbers we computed reach the expression; arguments are passed as
+    gdb.Value, never as text.  Raises CallFailed if the call was interrupted
+    (by gdb's own call timeout, the watchdog where gdb has none, or a
+    signal); gdb has then unwound it.
+    """
+    prototype = "int (*)(%s)" % (", ".join("int" for _ in args) or "void")
+    function = gdb.parse_and_eval("(%s) %d" % (prototype, address)).dereference()
+    int_type = gdb.lookup_type("int")
+    values = [gdb.Value(arg).cast(int_type) for arg in args]
+    late = "did not return within %.0f s; gdb unwound the call" % timeout
+    with _Watchdog(gdb.selected_thread().ptid, None if GDB_TIMES_CALLS else timeout) as dog:
+        try:
+            return int(function(*values))
+        except gdb.error as e:
+            if dog.fired() or "timed out while in a function called from GDB" in str(e):
+                raise CallFailed(late) from None
+            raise CallFailed(str(e).split("\n")[0]) from None
+        except KeyboardInterrupt:  # Ctrl-C while the call ran
+            raise CallFailed("interrupted (Ctrl-C); gdb unwound the call") from None
+
+
+class _Watchdog:
+    """Interrupts the calling thread with SIGINT after ``timeout`` seconds
+    (None: no watchdog), for gdbs without a call timeout of their own.
+
+    gdb holds Python's GIL for the whole call, so a Python thread cannot
+    keep time: a forked child does.  The SIGINT goes to the calling thread
+    (tgkill): gdb stops the call and unwinds it (unwindonsignal), and does
+    not pass SIGINT to the program.  The child waits to be killed after it
+    fired rather than exit, so gdb's own wait for the inferior never reaps
+    it; a pipe says whether it fired.
+    """
+
+    def __init__(self, ptid, timeout: Optional[float]) -> None:
+        self.pid, self.tid = ptid[0], ptid[1]
+        self.timeout = timeout
+        self.child = None
+        self.pipe = None
+
+    def __enter__(self) -> "_Watchdog":
+        if self.timeout is None:
+            return self
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child never returns)
+            try:
+                os.close(read_end)
+                time.sleep(self.timeout)
+                _tgkill(self.pid, self.tid, signal.SIGINT)
+                os.write(write_end, b"!")
+                while True:
+                    signal.pause()
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        self.child, self.pipe = child, read_end
+        return self
+
+    def fired(self) -> bool:
+        if self.pipe is None:
+            return False
+        readable, _, _ = select.select([self.pipe], [], [], 0)
+        return bool(readable)
+
+    def __exit__(self, *exc) -> None:
+        if self.child is not None:
+            os.kill(self.child, signal.SIGKILL)
+            os.waitpid(self.child, 0)
+            os.close(self.pipe)
+            self.child = self.pipe = None
+
+
+def _pointer_call(address: int) -> int:
+    """Call a function returning a pointer (``__errno_location``)."""
+    function = gdb.parse_and_eval("(long (*)(void)) %d" % address).dereference()
+    try:
+        return int(function()) & 0xFFFFFFFFFFFFFFFF
+    except gdb.error as e:
+        raise CallFailed(str(e).split("\n")[0]) from None
+
+
+def libc_shutdown_addresses(pid: int, reader) -> Optional[Tuple[int, int]]:
+    """(shutdown, __errno_location) in the target's libc, or None if not there."""
+    shutdown = libc_symbols.libc_function(reader, pid, "shutdown")
+    errno_location = libc_symbols.libc_function(reader, pid, "__errno_location")
+    if shutdown is None or errno_location is None:
+        return None
+    # gdb must agree that these are libc's functions: a wrong load base would
+    # otherwise send the call into arbitrary code.
+    for name, address in (("shutdown", shutdown), ("__errno_location", errno_location)):
+        where = gdb.execute("info symbol %d" % address, to_string=True)
+        if not where.startswith(name + " ") or "libc" not in where:
+            raise SocketsError("libc's %s resolved to 0x%x, but gdb says that is %s; "
+                               "not calling it" % (name, address, escape(where.strip())))
+    return shutdown, errno_location
+
+
+def call_shutdown(pid: int, reader, fd: int, how: int) -> Tuple[int, int]:
+    """Run libc's shutdown(fd, how) in the selected thread: (retval, errno).
+
+    The thread's errno is read before the call and written back after it,
+    so the program never sees ours.
+    """
+    addresses = libc_shutdown_addresses(pid, reader)
+    if addresses is None:
+        raise SocketsError("process %d has no shared libc with shutdown() "
+                           "(a static binary?); use -method syscall" % pid)
+    shutdown_address, errno_location = addresses
+    inferior = gdb.selected_inferior()
+    # The caller (actions/choose.py) has run call_unsafe_reason() already.
+    with temporary_settings(CALL_SETTINGS):
+        errno_address = _pointer_call(errno_location)
+        saved_errno = bytes(inferior.read_memory(errno_address, 4))
+        try:
+            retval = call_int_function(shutdown_address, fd, how)
+            call_errno = int(gdb.Value(bytes(inferior.read_memory(errno_address, 4)),
+                                       gdb.lookup_type("int")))
+        finally:
+            inferior.write_memory(errno_address, saved_errno)
+    return retval, (call_errno if retval != 0 else 0)

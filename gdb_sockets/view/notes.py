@@ -1,0 +1,68 @@
+"""Who is involved with each socket, and the words for it (the Notes column).
+
+Pure: puts what waiters.py and holders.py found onto the listing's records
+(their ``waiters``, ``also_fds`` and ``holders`` fields) and words them for
+the table and the shutdown reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Dict, List, Optional, Sequence
+
+from ..model import Holder, Socket, Waiter
+from .holders import HolderScan
+from .render import escape
+
+
+def fds_by_inode(sockets: Sequence[Socket]) -> Dict[int, List[int]]:
+    """Each socket inode the target holds, with all the fds naming it."""
+    found: Dict[int, List[int]] = {}
+    for sock in sockets:
+        found.setdefault(sock.inode, []).append(sock.fd)
+    return found
+
+
+def annotate(sockets: Sequence[Socket], waiters: Dict[int, List[Waiter]],
+             others: Optional[HolderScan]) -> List[Socket]:
+    """The records with their ``waiters``, ``also_fds`` and (when scanned) ``holders``.
+
+    Only records that have something to add are copied (a copy costs ~8 us,
+    and a big target has tens of thousands of records with nothing to add);
+    the others keep the fields' empty defaults.
+    """
+    same = fds_by_inode(sockets)
+    out = []
+    for sock in sockets:
+        added = {}
+        found = waiters.get(sock.fd)
+        if found:
+            added["waiters"] = tuple(found)
+        fds = same[sock.inode]
+        if len(fds) > 1:
+            added["also_fds"] = tuple(fd for fd in fds if fd != sock.fd)
+        if others is not None:
+            added["holders"] = tuple(others.holders.get(sock.inode, ()))
+        out.append(replace(sock, **added) if added else sock)
+    return out
+
+
+def waiter_text(waiter: Waiter) -> str:
+    """'LWP 4242 recvfrom' or 'LWP 4243 epoll_wait (epoll_wait on fd 7 for read)'."""
+    text = "LWP %d %s" % (waiter.lwp, waiter.syscall)
+    if waiter.detail:
+        text += " (%s)" % waiter.detail
+    return text
+
+
+def holder_text(holder: Holder) -> str:
+    return "pid %d (%s) fd %d" % (holder.pid, escape(holder.name), holder.fd)
+
+
+def notes_text(sock: Socket) -> str:
+    """The table's Notes cell: who waits on it, who else holds it."""
+    parts = [waiter_text(w) for w in sock.waiters]
+    if sock.also_fds:
+        parts.append("also fd " + ",".join(str(fd) for fd in sock.also_fds))
+    parts.extend("also " + holder_text(h) for h in sock.holders or ())
+    return "; ".join(parts)
