@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from .actions import shutdown_run
-from .actions.choose import METHODS, Method, choose_method
+from .actions.choose import choose_method
+from .actions.method_choice import METHODS, Method
 from .actions.choose import check_can_call as _check_can_call
 from .actions.outcome import Outcome, parse_how
 from .errors import SocketsError

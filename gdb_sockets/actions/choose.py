@@ -1,29 +1,18 @@
-"""gdb glue: choosing how sock-shutdown acts (-method), before anything is touched.
+"""gdb glue: why each shutdown method can or cannot run on this target.
 
-``auto`` takes libc's shutdown when gdb can call it safely, else a raw
-syscall, else a pidfd copy (through gdbserver, only the raw syscall).  An
-explicit method that cannot run here is refused.
+The decision itself (auto's order, refusals) is method_choice.pick_method;
+this module probes the target for it, before anything is touched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional
 
 import gdb
 
 from ..errors import SocketsError
 from . import inferior_call, syscall_inject
-
-METHODS = ("auto", "call", "syscall", "pidfd")
-
-
-@dataclass(frozen=True)
-class Method:
-    """The way shutdown will run, and why auto chose it (lines for the report)."""
-
-    name: str
-    notes: Tuple[str, ...] = ()
+from .method_choice import Method, check_method_name, pick_method
 
 
 def choose_method(target, requested: str = "auto") -> Method:
@@ -32,25 +21,9 @@ def choose_method(target, requested: str = "auto") -> Method:
     Probing ``call`` writes one vector register and puts it back
     (inferior_call.call_unsafe_reason); nothing else is touched.
     """
-    if requested not in METHODS:
-        raise SocketsError("unknown method %r; one of: %s" % (requested, " ".join(METHODS)))
+    check_method_name(requested)
     check_can_call()
-    if requested != "auto":
-        why = method_unavailable(target, requested)
-        if why:
-            raise SocketsError("-method %s cannot run here: %s" % (requested, why))
-        return Method(requested)
-    why_not_call = method_unavailable(target, "call")
-    if why_not_call is None:
-        return Method("call")
-    why_not_syscall = method_unavailable(target, "syscall")
-    if why_not_syscall is None:
-        return Method("syscall", ("libc's shutdown was not called because %s" % why_not_call,))
-    if method_unavailable(target, "pidfd") is None:
-        return Method("pidfd", ("libc's shutdown was not called because %s, and no raw "
-                                "syscall because %s" % (why_not_call, why_not_syscall),))
-    raise SocketsError("no method can run here: not call: %s; not syscall: %s"
-                       % (why_not_call, why_not_syscall))
+    return pick_method(requested, lambda name: method_unavailable(target, name))
 
 
 def method_unavailable(target, method: str) -> Optional[str]:

@@ -17,7 +17,8 @@ from ..view.filters import SocketFilter
 from ..view.inspect import annotated, listing_of
 from ..view.render import escape
 from . import inferior_call, pidfd_copy, syscall_inject
-from .choose import Method, choose_method
+from .choose import choose_method
+from .method_choice import Method
 from .outcome import Outcome
 
 

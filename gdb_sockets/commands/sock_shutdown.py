@@ -7,7 +7,7 @@ import json
 import gdb
 
 from ..actions import outcome, shutdown_run
-from ..actions.choose import METHODS
+from ..actions.method_choice import METHODS
 from ..errors import SocketsError
 from ..kernel.target import current_target
 from ..model import PROTO_NAMES

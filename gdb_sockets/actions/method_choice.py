@@ -1,0 +1,56 @@
+"""Which shutdown method runs (-method), decided from why each cannot (pure).
+
+``auto`` takes libc's shutdown when gdb can call it safely, else a raw
+syscall, else a pidfd copy; an explicit method that cannot run is refused.
+The reasons come from the gdb glue (actions/choose.py), which probes the
+target; this module only decides, so both branches test under plain pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+from ..errors import SocketsError
+
+METHODS = ("auto", "call", "syscall", "pidfd")
+
+
+@dataclass(frozen=True)
+class Method:
+    """The way shutdown will run, and why auto chose it (lines for the report)."""
+
+    name: str
+    notes: Tuple[str, ...] = ()
+
+
+def check_method_name(requested: str) -> None:
+    """Refuse a -method value that names no method."""
+    if requested not in METHODS:
+        raise SocketsError("unknown method %r; one of: %s" % (requested, " ".join(METHODS)))
+
+
+def pick_method(requested: str, unavailable: Callable[[str], Optional[str]]) -> Method:
+    """The method to run for ``requested``.
+
+    ``unavailable(name)`` says why method ``name`` cannot run here, or
+    None; it is asked only as far as needed (a call that can run spares the
+    other probes).
+    """
+    check_method_name(requested)
+    if requested != "auto":
+        why = unavailable(requested)
+        if why:
+            raise SocketsError("-method %s cannot run here: %s" % (requested, why))
+        return Method(requested)
+    why_not_call = unavailable("call")
+    if why_not_call is None:
+        return Method("call")
+    why_not_syscall = unavailable("syscall")
+    if why_not_syscall is None:
+        return Method("syscall", ("libc's shutdown was not called because %s" % why_not_call,))
+    if unavailable("pidfd") is None:
+        return Method("pidfd", ("libc's shutdown was not called because %s, and no raw "
+                                "syscall because %s" % (why_not_call, why_not_syscall),))
+    raise SocketsError("no method can run here: not call: %s; not syscall: %s"
+                       % (why_not_call, why_not_syscall))
