@@ -279,8 +279,16 @@ replace_file() {  # replace_file FILE TMP
 # shellcheck disable=SC2088  # a literal ~ for display
 show() { case $1 in "$HOME"/*) printf '~/%s' "${1#"$HOME"/}" ;; *) printf '%s' "$1" ;; esac; }
 
+# Comment lines install.sh writes above its source line, so that
+# --uninstall can undo exactly what it did: put back a line it replaced,
+# and remove a file it created once nothing else is in it.
+MARK='# gdb_sockets install.sh:'
+MARK_CREATED="$MARK created this file; ./install.sh --uninstall removes it when nothing else is in it"
+MARK_REPLACED="$MARK replaced: "
+is_mark() { [[ $1 == "$MARK"* ]]; }
+
 add_line() {
-    local file tmp line ours=0 others=() placed=0
+    local file tmp line other ours=0 others=() placed=0 created=0
     file=$(gdbinit_file)
     if [ "$file" != "$HOME/.gdbinit" ]; then
         say "gdb init file: $(show "$file") (gdb reads it instead of ~/.gdbinit)"
@@ -290,6 +298,8 @@ add_line() {
             if is_our_line "$line"; then ours=$((ours + 1))
             elif is_any_line "$line"; then others+=("$line"); fi
         done <"$file"
+    else
+        created=1
     fi
     if [ "$ours" = 1 ] && [ ${#others[@]} = 0 ]; then
         say "$(show "$file"): already has '$SOURCE_LINE'"
@@ -297,27 +307,34 @@ add_line() {
     fi
     mkdir -p "$(dirname "$file")"
     tmp=$(mktemp "$(dirname "$(readlink -f "$file" 2>/dev/null || printf '%s' "$file")")/.gdbinit.XXXXXX")
+    if [ "$created" = 1 ]; then printf '%s\n' "$MARK_CREATED" >"$tmp"; fi
     if [ -e "$file" ]; then
-        # Keep every other line; put ours where the first gdb_sockets line was.
+        # Keep every other line; put ours where the first gdb_sockets line
+        # was, with a note of each line it replaces.
         while IFS= read -r line || [ -n "$line" ]; do
             if is_our_line "$line" || is_any_line "$line"; then
-                if [ "$placed" = 0 ]; then printf '%s\n' "$SOURCE_LINE"; placed=1; fi
+                if [ "$placed" = 0 ]; then
+                    for other in ${others[@]+"${others[@]}"}; do printf '%s%s\n' "$MARK_REPLACED" "$other"; done
+                    printf '%s\n' "$SOURCE_LINE"; placed=1
+                fi
             else
                 printf '%s\n' "$line"
             fi
-        done <"$file" >"$tmp"
+        done <"$file" >>"$tmp"
     fi
     if [ "$placed" = 0 ]; then printf '%s\n' "$SOURCE_LINE" >>"$tmp"; fi
     replace_file "$file" "$tmp"
     for line in ${others[@]+"${others[@]}"}; do
-        say "$(show "$file"): replaced '$line' (another copy of gdb_sockets)"
+        say "$(show "$file"): replaced '$line' (another copy of gdb_sockets) by '$SOURCE_LINE'"
     done
     if [ "$ours" -gt 1 ]; then say "$(show "$file"): removed $((ours - 1)) duplicate line(s)"; fi
-    if [ "$ours" = 0 ]; then say "$(show "$file"): added '$SOURCE_LINE'"; fi
+    if [ "$ours" = 0 ] && [ ${#others[@]} = 0 ]; then
+        say "$(show "$file"): added '$SOURCE_LINE'"
+    fi
 }
 
 remove_line() {
-    local file tmp line n found=0
+    local file tmp line n found=0 created restored
     while IFS= read -r file; do
         [ -f "$file" ] || continue
         n=0
@@ -326,12 +343,24 @@ remove_line() {
         done <"$file"
         [ "$n" -gt 0 ] || continue
         tmp=$(mktemp "$(dirname "$(readlink -f "$file")")/.gdbinit.XXXXXX")
+        created=0 restored=()
         while IFS= read -r line || [ -n "$line" ]; do
-            is_our_line "$line" || printf '%s\n' "$line"
+            if [ "$line" = "$MARK_CREATED" ]; then created=1
+            elif [[ $line == "$MARK_REPLACED"* ]]; then
+                printf '%s\n' "${line#"$MARK_REPLACED"}"; restored+=("${line#"$MARK_REPLACED"}")
+            elif ! is_our_line "$line"; then printf '%s\n' "$line"; fi
         done <"$file" >"$tmp"
+        found=1
+        if [ "$created" = 1 ] && ! grep -q '[^[:space:]]' "$tmp"; then
+            rm -f "$tmp" "$(readlink -f "$file")"
+            say "$(show "$file"): removed (install.sh had created it for '$SOURCE_LINE' alone)"
+            continue
+        fi
         replace_file "$file" "$tmp"
         say "$(show "$file"): removed '$SOURCE_LINE'"
-        found=1
+        for line in ${restored[@]+"${restored[@]}"}; do
+            say "$(show "$file"): put back '$line' (the line install.sh had replaced)"
+        done
     done < <(init_candidates)
     if [ "$found" = 0 ]; then say "no gdb init file sources $INIT: nothing to remove"; fi
 }

@@ -60,7 +60,10 @@ def with_details(target, sockets: Sequence[Socket]) -> List[Socket]:
     """The records with their -extended view, for a target on gdb's host."""
     if target.remote:
         raise SocketsError("-extended asks each socket through a copy in gdb's own "
-                           "process, which cannot reach a process on another host")
+                           "process, which cannot reach a process on another host; "
+                           "plain 'info sockets' works here, and for the extended view "
+                           "run gdb on the target's host: gdb -p PID -batch -ex "
+                           "'info sockets -extended'")
     try:
         found = socket_details(target.pid, sockets)
     except CopyUnavailable as e:

@@ -264,3 +264,6 @@ def test_holders_is_refused_through_gdbserver(survivor, targets, gdbservers):
     no_traceback(result)
     assert "info sockets: -holders needs a list of every process's fds" in result.err
     assert "info sockets: -extended asks each socket through a copy in gdb's own" in result.err
+    # and each says what to do instead
+    assert "run gdb on the target's host: gdb -p PID -batch -ex 'info sockets -extended'" \
+        in result.err, result.err
