@@ -1,0 +1,7 @@
+"""python3 -m gdb_sockets: the command line (cli.py); no gdb."""
+
+import sys
+
+from gdb_sockets.cli import main
+
+sys.exit(main())

@@ -1,0 +1,253 @@
+"""The command line: `info sockets` and `sock-shutdown` for a live process, no gdb.
+
+    python3 -m gdb_sockets PID [OPTIONS] [FD]...
+    python3 -m gdb_sockets PID shutdown [OPTIONS] FD... [read|write|both]
+
+As thin as the gdb commands: the options are theirs (options.py, the same
+tables), the work is operations.py's, on a ``process.Process`` instead of
+gdb's inferior.  The process is never stopped or attached: the listing
+reads /proc and sock_diag, the shutdown runs on a pidfd_getfd copy.
+
+Exit status: 0 done, 1 a failure the user can act on (one line on
+stderr), 2 bad usage (the arguments were refused before anything was read).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import signal
+import socket
+import sys
+from typing import List, Optional, Sequence
+
+from . import operations, options, shutdown
+from .errors import SocketsError
+from .process import open_process
+
+PROG = "gdb_sockets"
+USAGE = """\
+usage: python3 -m gdb_sockets PID [OPTIONS] [FD]...
+       python3 -m gdb_sockets PID shutdown [OPTIONS] FD... [read|write|both]
+       python3 -m gdb_sockets [PID] [shutdown] --help"""
+
+LIST_HELP = """\
+usage: python3 -m gdb_sockets PID [-json] [-extended] [-holders] [-proto NAME]...
+                              [-state NAME]... [-port N] [-local ADDR[:PORT]]
+                              [-peer ADDR[:PORT]] [--] [FD]...
+
+List the sockets of process PID, fd by fd, as gdb's 'info sockets' does,
+without stopping the process: nothing attaches to it (no ptrace), its
+threads run on.  One line per socket fd: protocol, state in ss's words,
+receive and send queues, local and peer address, inode, and in Notes the
+threads blocked on it and the other fds naming it.  A thread that is
+running when its system call is read cannot be said to wait: a note says
+which.
+
+Options (the same as gdb's 'info sockets'; single dash, any unique prefix,
+'--' ends them):
+  -json        One JSON object on one line: {"host": ..., "pid": ...,
+               "sockets": [the rows of 'info sockets -json'], "notes": [...]},
+               so the outputs of many hosts concatenate (JSON Lines).
+  -proto NAME  Only this protocol: tcp tcp6 udp udp6 udplite udplite6 raw
+               raw6 ping ping6 unix packet netlink; tcp (etc.) means both IP
+               versions, tcp4 IPv4 only.
+  -state NAME  Only this state (any case, '_' for '-'), e.g. close-wait.
+               Repeat -proto or -state to allow several.
+  -port N      Only sockets with this local or peer port.
+  -local ADDR[:PORT], -peer ADDR[:PORT]
+               Only sockets with this end: 127.0.0.1:8080, [::1]:443, *:80,
+               or a UNIX path (/run/app.sock, @name).
+  -holders     Also name the other processes holding each socket.
+  -extended    Under each socket: owner, socket memory, TCP timers, backlog.
+  FD           Only these file descriptors.
+
+Exit status: 0 listed, 1 an error (no such process, permission), 2 bad usage.
+See also: python3 -m gdb_sockets PID shutdown --help; in gdb, help info sockets."""
+
+SHUTDOWN_HELP = """\
+usage: python3 -m gdb_sockets PID shutdown [OPTIONS] FD... [read|write|both]
+       python3 -m gdb_sockets PID shutdown [OPTIONS] FILTER... [FD]... [read|write|both]
+
+Shut down a socket of process PID, as gdb's 'sock-shutdown -method pidfd'
+does, without stopping the process: the socket is copied into this process
+(pidfd_getfd, Linux 5.6 or later, the same rights as ptrace) and shutdown()
+runs on the copy, which is the same socket; no code runs in the process.
+A thread blocked in recv(), poll() or accept() on it wakes at once.  The
+socket's state before and after is read from the kernel's tables.
+
+A listening socket accepts no more connections, for good.  Several sockets,
+a listener, or a socket that other processes hold too are asked about at a
+terminal; when the input is not a terminal the command refuses unless
+-yes is given.
+
+Options:
+  -state NAME, -proto NAME, -port N, -local ADDR[:PORT], -peer ADDR[:PORT]
+                Choose sockets as in the listing (see --help there).
+  -dry-run      Show what would be shut down, and do nothing.
+  -yes          Do it without asking (needed when input is not a terminal).
+  -json         One JSON object on one line: {"host": ..., "pid": ...,
+                "outcomes": [what 'sock-shutdown -json' prints]}.
+  -method NAME  auto or pidfd (the same here); call and syscall run code in
+                the stopped process and need gdb.
+Directions: read (SHUT_RD), write (SHUT_WR), both (SHUT_RDWR, the default).
+
+Exit status: 0 every socket shut down, 1 an error or a failed shutdown
+(nothing is done after the first failure), 2 bad usage.
+See also: in gdb, help sock-shutdown."""
+
+SUBCOMMANDS = {"shutdown": SHUTDOWN_HELP}
+CLI_SHUTDOWN_OPTIONS = dict(operations.SOCK_SHUTDOWN_OPTIONS, yes=options.FLAG)
+
+
+class Usage(Exception):
+    """The arguments were refused before anything was read: exit status 2."""
+
+
+def _message(error: Exception) -> str:
+    text = str(error)
+    return text if text.startswith(PROG) else "%s: %s" % (PROG, text)
+
+
+def _split(argv: Sequence[str]):
+    """(pid text or None, subcommand or None, the rest, help asked)."""
+    before_end = list(argv[:argv.index("--")]) if "--" in argv else list(argv)
+    wants_help = "--help" in before_end
+    args = [a for a in argv if a != "--help"] if wants_help else list(argv)
+    pid_text = args.pop(0) if args and not args[0].startswith("-") \
+        and args[0] not in SUBCOMMANDS and args[0] != "help" else None
+    subcommand = None
+    if args and args[0] in SUBCOMMANDS:
+        subcommand = args.pop(0)
+    elif args and args[0] == "help":
+        wants_help = True
+        args.pop(0)
+        if args and args[0] in SUBCOMMANDS:
+            subcommand = args.pop(0)
+    elif args and not args[0].startswith("-") and not args[0].isdigit():
+        raise Usage("unknown subcommand %r (subcommands: %s)\n%s"
+                    % (args[0], " ".join(sorted(SUBCOMMANDS)), USAGE))
+    return pid_text, subcommand, args, wants_help
+
+
+def _pid(text: Optional[str]) -> int:
+    if text is None:
+        raise Usage("which process? give its pid\n%s" % USAGE)
+    if not text.isdigit() or len(text) > 10 or int(text) == 0:
+        raise Usage("%r is not a process id\n%s" % (text, USAGE))
+    return int(text)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # A pipe closed early (| head) ends us quietly, as it does other tools.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    gc.disable()  # tens of thousands of records hold no cycles (commands.py says why)
+    try:
+        pid_text, subcommand, args, wants_help = _split(argv)
+        if wants_help:
+            sys.stdout.write((SUBCOMMANDS.get(subcommand) or LIST_HELP) + "\n")
+            return 0
+        pid = _pid(pid_text)
+        if subcommand == "shutdown":
+            return _shutdown(pid, args)
+        return _list(pid, args)
+    except Usage as e:
+        sys.stderr.write(_message(e) + "\n")
+        return 2
+    except SocketsError as e:
+        sys.stderr.write(_message(e) + "\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("%s: interrupted\n" % PROG)
+        return 130
+
+
+def _parse(command: str, args: List[str], spec, build):
+    """Parse with the gdb commands' own parser; its refusals are usage errors."""
+    try:
+        parsed = options.parse(command, args, spec)
+        return parsed, build(parsed)
+    except SocketsError as e:
+        raise Usage(str(e)) from None
+
+
+def _envelope(pid: int, **fields) -> str:
+    """One line of JSON: who (host, pid) and what, so that the outputs of many
+    hosts concatenate into JSON Lines."""
+    document = dict({"host": socket.gethostname(), "pid": pid}, **fields)
+    return json.dumps(document, ensure_ascii=True, separators=(",", ":")) + "\n"
+
+
+def _list(pid: int, args: List[str]) -> int:
+    parsed, selection = _parse(PROG, args, operations.INFO_SOCKETS_OPTIONS,
+                               lambda p: options.build_filter(PROG, p, p.args))
+    target = open_process(pid)
+    shown = operations.info_sockets(target, parsed, selection)
+    if parsed.flag("json"):
+        sys.stdout.write(_envelope(target.pid, sockets=[s.to_json() for s in shown.sockets],
+                                   notes=shown.result.notes))
+    else:
+        sys.stdout.write(operations.listing_text(shown))
+    return 0
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    """Ask at a terminal; refuse without -yes when the input is not one."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise SocketsError("%s: not confirmed: the input is not a terminal; give -yes to "
+                           "shut down without asking; nothing done" % PROG)
+    while True:
+        sys.stderr.write("%s(y or n) " % question)
+        sys.stderr.flush()
+        answer = sys.stdin.readline()
+        if not answer:
+            return False
+        answer = answer.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        sys.stderr.write("Please answer y or n.\n")
+
+
+def _shutdown(pid: int, args: List[str]) -> int:
+    command = PROG + " shutdown"
+    parsed, request = _parse(command, args, CLI_SHUTDOWN_OPTIONS,
+                             lambda p: operations.parse_shutdown(command, p))
+    target = open_process(pid)
+    method = None if request.dry_run else operations.choose_method_without_debugger(
+        target, request.method)
+    chosen = operations.plan_shutdown(command, target, request)
+    if not chosen:
+        sys.stdout.write("No socket of process %d matches; nothing done.\n" % target.pid)
+        return 0
+    plan = shutdown.plan_lines(chosen, request.how)
+    if request.dry_run:
+        sys.stdout.write("Would shut down in process %d:\n%s\n(dry run: nothing done)\n"
+                         % (target.pid, "\n".join(plan)))
+        return 0
+    asking = operations.confirmation(target.pid, chosen, request.how)
+    if asking is not None:
+        stream = sys.stderr if request.json else sys.stdout
+        stream.write("\n".join(asking.lines) + "\n")
+        stream.flush()
+        if not _confirm(asking.question, parsed.flag("yes")):
+            raise SocketsError("%s: not confirmed; nothing done" % command)
+    outcomes = operations.perform_pidfd(target, chosen, request.how, method)
+    if request.json:
+        sys.stdout.write(_envelope(target.pid, outcomes=[o.to_json() for o in outcomes]))
+    else:
+        for outcome in outcomes:
+            sys.stdout.write("\n".join(shutdown.report(outcome)) + "\n")
+    failure = operations.failure_message(command, outcomes, len(chosen))
+    if failure:
+        raise SocketsError(failure)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
