@@ -1,0 +1,349 @@
+"""The command line, `python3 -m gdb_sockets PID ...`, against real processes.
+
+- Its -json rows equal gdb's `info sockets -json` for a zoo (every kind of
+  socket), in the host's network namespace and in another one; its table
+  equals gdb's table.
+- The process is never stopped: tests/targets/ticker.c counts its own
+  TracerPid sightings and the EINTR that a ptrace attach gives a thread in
+  epoll_wait, and the test watches TracerPid from outside too.  The same
+  oracle is shown to see gdb's attach.
+- Exit status 0/1/2, one line on stderr, --help for each subcommand, the
+  confirmation (a terminal is asked, no terminal means no), the single file
+  (tools/build_pyz.py) run from a directory outside the repository.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pexpect
+import pytest
+
+import harness
+from harness import gdb_batch, json_from
+
+CLI = [sys.executable, "-m", "gdb_sockets"]
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+
+
+def cli(*args, prefix=(), cwd=harness.REPO_DIR, argv=CLI, stdin=subprocess.DEVNULL, env=None):
+    """Run the command line; (rc, stdout, stderr)."""
+    run_env = dict(os.environ, **(env or {}))
+    proc = subprocess.run(list(prefix) + list(argv) + [str(a) for a in args], cwd=cwd,
+                          stdin=stdin, capture_output=True, text=True,
+                          errors="surrogateescape", env=run_env, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def cli_json(*args, **kwargs):
+    rc, out, err = cli(*args, **kwargs)
+    assert rc == 0, (rc, out, err)
+    lines = out.splitlines()
+    assert len(lines) == 1, "-json is one line: %r" % out
+    return json.loads(lines[0])
+
+
+# --------------------------------------------------------------------------
+# The same listing as gdb's
+
+
+def gdb_rows(pid):
+    result = gdb_batch(pid, "info sockets -json")
+    assert result.rc == 0, result
+    return json_from(result.out)
+
+
+def test_json_rows_equal_gdbs(zoo):
+    document = cli_json(zoo.pid, "-json")
+    assert document["pid"] == zoo.pid
+    assert document["host"] == os.uname().nodename
+    assert document["notes"] == []
+    rows = document["sockets"]
+    assert {r["fd"] for r in rows} == {s["fd"] for s in zoo.info["socks"].values()}
+    assert rows == gdb_rows(zoo.pid)
+
+
+def test_json_rows_equal_gdbs_in_another_network_namespace(zoo_binary, tmp_path, targets):
+    enable_ping = 'echo 0 0 > /proc/sys/net/ipv4/ping_group_range && exec "$@"'
+    zoo = targets(["sh", "-c", enable_ping, "sh", zoo_binary, str(tmp_path), "--ping"],
+                  netns=True)
+    rows = cli_json(zoo.pid, "-json")["sockets"]
+    assert {"ping", "ping6"} <= {r["proto"] for r in rows}
+    assert rows == gdb_rows(zoo.pid)
+
+
+def test_table_equals_gdbs(zoo):
+    rc, out, err = cli(zoo.pid)
+    assert rc == 0 and err == "", (rc, err)
+    result = gdb_batch(zoo.pid, "info sockets")
+    assert result.rc == 0, result
+    lines = result.out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("FD  Proto"))
+    table = lines[start:start + len(out.splitlines())]
+    assert out.splitlines() == table
+
+
+def test_filters_and_fds_as_in_gdb(zoo):
+    socks = zoo.info["socks"]
+    fds = sorted([socks["tcp_listen"]["fd"], socks["unix_client"]["fd"]])
+    for args in (["-state", "listen"], ["-proto", "unix"], ["--"] + [str(fd) for fd in fds]):
+        rows = cli_json(zoo.pid, "-json", *args)["sockets"]
+        result = gdb_batch(zoo.pid, "info sockets -json " + " ".join(args))
+        assert rows == json_from(result.out), args
+    assert [r["fd"] for r in cli_json(zoo.pid, "-j", *map(str, fds))["sockets"]] == fds
+
+
+# --------------------------------------------------------------------------
+# Never stopped
+
+
+@pytest.fixture(scope="module")
+def ticker_binary():
+    return harness.build("ticker")
+
+
+def stats(target):
+    os.kill(target.pid, signal.SIGUSR1)
+    return json.loads(target.expect("STATS ").split(None, 1)[1])
+
+
+class TracerWatch:
+    """Reads TracerPid of every thread of ``pid`` in a loop, from outside."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.seen = set()
+        self.reads = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                tids = os.listdir("/proc/%d/task" % self.pid)
+            except OSError:
+                return
+            for tid in tids:
+                try:
+                    with open("/proc/%d/task/%s/status" % (self.pid, tid)) as f:
+                        status = f.read()
+                except OSError:
+                    continue
+                tracer = int(re.search(r"^TracerPid:\s*(\d+)", status, re.M).group(1))
+                if tracer:
+                    self.seen.add(tracer)
+            self.reads += 1
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+        return self.seen
+
+
+def test_the_process_is_never_stopped(ticker_binary, targets):
+    target = targets([ticker_binary])
+    fds = target.info["fds"]
+    before = stats(target)
+    watch = TracerWatch(target.pid)
+    for args in ([], ["-json"], ["-holders", "-extended"], [fds["client"]]):
+        rc, out, err = cli(target.pid, *args)
+        assert rc == 0, (args, rc, out, err)
+    rc, out, err = cli(target.pid, "shutdown", fds["client"], "read")
+    assert rc == 0, (rc, out, err)
+    woke = target.expect("WOKE", timeout=10)
+    assert woke == "WOKE fd=%d ret=0 errno=0" % fds["client"]
+    assert watch.stop() == set() and watch.reads > 0
+    after = stats(target)
+    assert after["traced"] == before["traced"] == 0, after
+    assert after["eintr"] == before["eintr"] == 0, after
+    # The ticker ran throughout (its longest gap is for bench/, not a test).
+    assert after["ticks"] > before["ticks"]
+
+
+def test_the_oracle_sees_gdbs_attach(ticker_binary, targets):
+    """The checks above fail for a tool that attaches: gdb itself."""
+    target = targets([ticker_binary])
+    watch = TracerWatch(target.pid)
+    result = gdb_batch(target.pid, "info sockets")
+    assert result.rc == 0, result
+    assert watch.stop(), "TracerPid never seen while gdb was attached"
+    assert stats(target)["eintr"] == 1
+
+
+def test_a_running_thread_is_named_as_unknown(ticker_binary, targets):
+    target = targets([ticker_binary, "--spin"])
+    spinner = target.info["tids"]["spinner"]
+    document = cli_json(target.pid, "-json")
+    assert any(re.match(r"LWP [0-9, LWP]*\b%d\b.* running, so whether .* on a socket is not "
+                        r"known$" % spinner, note) for note in document["notes"]), document
+    # The blocked reader is still seen for what it is.
+    by_fd = {r["fd"]: r for r in document["sockets"]}
+    assert by_fd[target.info["fds"]["client"]]["waiters"] == [
+        {"lwp": target.info["tids"]["reader"], "syscall": "recvfrom", "detail": None}]
+
+
+# --------------------------------------------------------------------------
+# Shutdown and its confirmation
+
+
+def listener_state(pid, fd):
+    rows = cli_json(pid, "-json", fd)["sockets"]
+    return rows[0]["state"]
+
+
+def test_shutdown_json_carries_host_and_pid(ticker_binary, targets):
+    target = targets([ticker_binary])
+    client = target.info["fds"]["client"]
+    document = cli_json(target.pid, "shutdown", "-json", client)
+    assert (document["host"], document["pid"]) == (os.uname().nodename, target.pid)
+    [outcome] = document["outcomes"]
+    assert (outcome["fd"], outcome["how"], outcome["method"], outcome["ok"]) == (
+        client, "SHUT_RDWR", "pidfd", True)
+    assert target.expect("WOKE", timeout=10) == "WOKE fd=%d ret=0 errno=0" % client
+
+
+def test_confirmation_refused_without_a_terminal(ticker_binary, targets):
+    target = targets([ticker_binary])
+    listen = target.info["fds"]["listen"]
+    rc, out, err = cli(target.pid, "shutdown", listen)
+    assert rc == 1, (rc, out, err)
+    assert "A listening socket accepts no more connections" in out
+    assert err.splitlines() == [
+        "gdb_sockets: not confirmed: the input is not a terminal; give -yes to shut down "
+        "without asking; nothing done"]
+    assert listener_state(target.pid, listen) == "LISTEN"
+    rc, out, err = cli(target.pid, "shutdown", "-yes", listen)
+    assert rc == 0, (rc, out, err)
+    assert listener_state(target.pid, listen) != "LISTEN"
+
+
+@pytest.mark.parametrize("answer, rc", [("n", 1), ("y", 0)])
+def test_confirmation_at_a_terminal(ticker_binary, targets, answer, rc):
+    target = targets([ticker_binary])
+    listen = target.info["fds"]["listen"]
+    child = pexpect.spawn(CLI[0], CLI[1:] + [str(target.pid), "shutdown", str(listen)],
+                          cwd=harness.REPO_DIR, encoding="utf-8", timeout=30)
+    child.expect_exact("Shut down 1 socket? (y or n) ")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == rc, child.before
+    assert (listener_state(target.pid, listen) == "LISTEN") == (answer == "n")
+
+
+def test_methods_that_need_gdb_are_refused(ticker_binary, targets):
+    target = targets([ticker_binary])
+    client = target.info["fds"]["client"]
+    for method in ("call", "syscall"):
+        rc, out, err = cli(target.pid, "shutdown", "-method", method, client)
+        assert rc == 1 and out == "", (rc, out, err)
+        assert re.fullmatch(r"gdb_sockets.*: -method %s .* needs gdb: .*\n" % method, err), err
+    assert listener_state(target.pid, client) == "ESTAB"
+
+
+# --------------------------------------------------------------------------
+# Exit status and errors
+
+
+def test_usage_errors_exit_2(zoo):
+    for args in ([], ["abc"], ["0"], [zoo.pid, "-x"], [zoo.pid, "-state", "nosuch"],
+                 [zoo.pid, "frobnicate"], [zoo.pid, "x1"], [zoo.pid, "shutdown"],
+                 [zoo.pid, "shutdown", "4", "bth"], [zoo.pid, "-port"]):
+        rc, out, err = cli(*args)
+        assert rc == 2 and out == "", (args, rc, out, err)
+        assert err.startswith("gdb_sockets"), (args, err)
+
+
+def test_user_errors_exit_1_with_one_line(zoo, ticker_binary, targets):
+    other = zoo.info["other"]
+    name, fd = sorted(other.items())[0]
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    cases = [
+        ([dead.pid], r"gdb_sockets: no process %d" % dead.pid),
+        ([zoo.pid, "shutdown", fd], r"gdb_sockets shutdown: fd %d is not a socket \(.*\)" % fd),
+        ([zoo.pid, "shutdown", 999], r"gdb_sockets shutdown: fd 999 is not open in process %d.*"
+         % zoo.pid),
+    ]
+    for args, pattern in cases:
+        rc, out, err = cli(*args)
+        assert rc == 1 and out == "", (args, rc, out, err)
+        assert re.fullmatch(pattern + "\n", err), (args, err)
+    # Another user's process: /proc/PID/fd cannot be read.
+    rc, out, err = cli(zoo.pid, prefix=NOBODY)
+    assert rc == 1 and out == "", (rc, out, err)
+    assert re.fullmatch(r"gdb_sockets: cannot read /proc/%d/fd: permission denied.*\n"
+                        % zoo.pid, err), err
+
+
+def test_a_zombie_is_an_exited_process(targets):
+    # The child exits at once and its parent never reaps it.
+    code = ("import os, time\nchild = os.fork()\nif child == 0:\n    os._exit(0)\n"
+            "print('READY {\"child\": %d}' % child, flush=True)\ntime.sleep(60)\n")
+    target = targets([sys.executable, "-c", code])
+    child = target.info["child"]
+    deadline = time.monotonic() + 10
+    while open("/proc/%d/stat" % child).read().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child never became a zombie"
+        time.sleep(0.01)
+    rc, out, err = cli(child)
+    assert rc == 1 and err == "gdb_sockets: process %d has exited (Z (zombie))\n" % child, err
+
+
+# --------------------------------------------------------------------------
+# --help
+
+
+def option_names(text):
+    return set(re.findall(r"(?<![\w-])-([a-z][a-z-]*)", text))
+
+
+def test_help_for_each_subcommand(zoo):
+    from gdb_sockets import cli as cli_module, operations
+    for args, spec in (([], operations.INFO_SOCKETS_OPTIONS),
+                       ([zoo.pid], operations.INFO_SOCKETS_OPTIONS),
+                       (["help"], operations.INFO_SOCKETS_OPTIONS),
+                       ([zoo.pid, "shutdown"], cli_module.CLI_SHUTDOWN_OPTIONS),
+                       (["help", "shutdown"], cli_module.CLI_SHUTDOWN_OPTIONS)):
+        argv = list(args) if args[:1] == ["help"] else list(args) + ["--help"]
+        rc, out, err = cli(*argv)
+        assert rc == 0 and err == "", (args, rc, err)
+        assert out.startswith("usage: python3 -m gdb_sockets PID"), out
+        # Every option the parser takes is explained, and no other.
+        assert set(spec) <= option_names(out), (args, set(spec) - option_names(out))
+    # After '--' it is an argument, not a request for help.
+    rc, out, err = cli(zoo.pid, "--", "--help")
+    assert rc == 2 and "'--help' is not a file descriptor" in err, err
+
+
+# --------------------------------------------------------------------------
+# The single file
+
+
+def test_pyz_runs_from_outside_the_repository(zoo, tmp_path):
+    build = [sys.executable, os.path.join(harness.REPO_DIR, "tools", "build_pyz.py")]
+    first, second = tmp_path / "one" / "gdb-sockets.pyz", tmp_path / "two.pyz"
+    first.parent.mkdir()
+    subprocess.run(build + [str(first)], check=True, capture_output=True, cwd=str(tmp_path))
+    subprocess.run(build + [str(second)], check=True, capture_output=True, cwd=str(tmp_path))
+    assert first.read_bytes() == second.read_bytes(), "the build is not reproducible"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run(["python3", "-I", str(first), str(zoo.pid), "-json"],
+                          cwd=str(elsewhere), capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 0, proc
+    document = json.loads(proc.stdout)
+    assert document["sockets"] == cli_json(zoo.pid, "-json")["sockets"]
+    # Executable on its own (the #! line), and its usage errors are the same.
+    proc = subprocess.run([str(first), "-x"], cwd=str(elsewhere), capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.startswith("gdb_sockets:"), proc

@@ -1,0 +1,119 @@
+"""The command line's pure parts: arguments, the process's architecture, no gdb."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gdb_sockets import cli, process
+from gdb_sockets.errors import SocketsError
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# The first 20 bytes of objects compiled here (Debian 12, gcc 12) from an
+# empty main() with `cc -c`, `cc -m32 -c` and `cc -mx32 -c`.
+HEADERS = {
+    "x86_64": "7f454c4602010100000000000000000001003e00",
+    "i386": "7f454c4601010100000000000000000001000300",
+    "x32": "7f454c4601010100000000000000000001003e00",
+}
+
+
+@pytest.mark.parametrize("arch, header", sorted(HEADERS.items()))
+def test_elf_arch(arch, header):
+    assert process.elf_arch(bytes.fromhex(header)) == arch
+
+
+def test_elf_arch_of_this_python():
+    with open("/proc/self/exe", "rb") as f:
+        assert process.elf_arch(f.read(20)) == os.uname().machine
+
+
+@pytest.mark.parametrize("header", [b"", b"#!/bin/sh\n" + bytes(10), bytes.fromhex(
+    HEADERS["x86_64"])[:19]])
+def test_not_elf(header):
+    assert process.elf_arch(header) is None
+
+
+@pytest.mark.parametrize("argv, split", [
+    (["42"], ("42", None, [], False)),
+    (["42", "-json", "3"], ("42", None, ["-json", "3"], False)),
+    (["42", "shutdown", "3", "read"], ("42", "shutdown", ["3", "read"], False)),
+    (["--help"], (None, None, [], True)),
+    (["42", "shutdown", "--help"], ("42", "shutdown", [], True)),
+    (["help", "shutdown"], (None, "shutdown", [], True)),
+    (["shutdown", "--help"], (None, "shutdown", [], True)),
+    # After '--', '--help' is an FD argument (refused later as one).
+    (["42", "--", "--help"], ("42", None, ["--", "--help"], False)),
+    # -h is the prefix of -holders, as in gdb.
+    (["42", "-h"], ("42", None, ["-h"], False)),
+])
+def test_split(argv, split):
+    assert cli._split(argv) == split
+
+
+def test_unknown_subcommand_is_usage():
+    with pytest.raises(cli.Usage, match=r"unknown subcommand 'shutdwon'"):
+        cli._split(["42", "shutdwon", "3"])
+
+
+@pytest.mark.parametrize("text", [None, "abc", "0", "-1", "4.2", "1" * 11])
+def test_bad_pid_is_usage(text):
+    with pytest.raises(cli.Usage):
+        cli._pid(text)
+
+
+def test_open_process_of_this_process():
+    me = process.open_process(os.getpid())
+    assert (me.pid, me.arch, me.remote, me.stopped) == (os.getpid(), os.uname().machine,
+                                                       False, False)
+
+
+def test_a_thread_id_means_its_process():
+    import threading
+    tids = []
+    ready, done = threading.Event(), threading.Event()
+
+    def run():
+        tids.append(threading.get_native_id())
+        ready.set()
+        done.wait()
+    thread = threading.Thread(target=run)
+    thread.start()
+    ready.wait()
+    try:
+        assert tids[0] != os.getpid()
+        assert process.open_process(tids[0]).pid == os.getpid()
+    finally:
+        done.set()
+        thread.join()
+
+
+def test_no_such_process():
+    with pytest.raises(SocketsError, match=r"^no process 4194305$"):
+        process.open_process(4194305)  # above the kernel's PID_MAX_LIMIT
+
+
+# In a fresh interpreter: a finder that records every attempt to import gdb,
+# then the command line's modules.
+_PROBE = r"""
+import importlib, json, sys
+attempts = []
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "gdb" or name.startswith("gdb."):
+            attempts.append(name)
+        return None
+sys.meta_path.insert(0, Spy())
+for name in ("gdb_sockets", "gdb_sockets.cli", "gdb_sockets.process", "gdb_sockets.operations"):
+    importlib.import_module(name)
+print(json.dumps(attempts))
+"""
+
+
+def test_the_command_line_never_imports_gdb():
+    out = subprocess.run([sys.executable, "-c", _PROBE], cwd=REPO, capture_output=True,
+                         text=True, check=True, env=dict(os.environ, PYTHONPATH=REPO))
+    assert json.loads(out.stdout) == []
