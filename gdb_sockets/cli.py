@@ -237,7 +237,9 @@ def _shutdown(pid: int, args: List[str]) -> int:
         stream.flush()
         if not _confirm(asking.question, parsed.flag("yes")):
             raise SocketsError("%s: not confirmed; nothing done" % command)
+    calls = operations.waiting_calls(target, chosen)
     outcomes = operations.perform_pidfd(target, chosen, request.how, method)
+    operations.check_waiters(target, outcomes, calls)
     if request.json:
         sys.stdout.write(_envelope(target.pid, outcomes=[o.to_json() for o in outcomes]))
     else:

@@ -291,3 +291,65 @@ def failure_message(command: str, outcomes: Sequence[shutdown.Outcome],
     if len(outcomes) < wanted:
         parts.append("%d not attempted after that failure" % (wanted - len(outcomes)))
     return "%s: failed: %s" % (command, "; ".join(parts))
+
+
+def _call_of(target, lwp: int):
+    """(state, call): "running", "gone", or "in" with the parsed call (None:
+    not in a system call)."""
+    try:
+        data = target.reader.read("/proc/%d/task/%d/syscall" % (target.pid, lwp))
+    except OSError:
+        return "gone", None
+    if data.strip() == b"running":
+        return "running", None
+    return "in", waiters.parse_syscall(data)
+
+
+def waiting_calls(target, chosen: Sequence[Socket]) -> dict:
+    """lwp -> the call each thread waiting on a chosen socket is in, just before
+    acting (for ``check_waiters``); empty for a stopped process."""
+    if target.stopped:
+        return {}
+    calls = {}
+    for sock in chosen:
+        for waiter in sock.extra.get("waiters", []):
+            state, call = _call_of(target, waiter["lwp"])
+            if state == "in" and call is not None:
+                calls[waiter["lwp"]] = call
+    return calls
+
+
+def check_waiters(target, outcomes: Sequence[shutdown.Outcome], calls: dict,
+                  grace: float = 0.2) -> None:
+    """On a process that runs on: did each thread that waited on a shut socket
+    leave its call?  Said in the outcome's notes.
+
+    ``calls`` is ``waiting_calls`` from before.  A thread that is running
+    when looked at may be waking or may just have been woken for nothing
+    (a state change wakes every waiter, which may sleep again): looked at
+    again every 10 ms for up to ``grace`` seconds.  In the same call with
+    the same arguments and stack means it still waits (or waits again, in
+    a loop); in another call, or none, or gone, means it left.
+    """
+    import time
+    for outcome in outcomes:
+        if not outcome.ok:
+            continue
+        for waiter in outcome.before.extra.get("waiters", []):
+            lwp = waiter["lwp"]
+            if lwp not in calls:
+                continue
+            deadline = time.monotonic() + grace
+            while True:
+                state, call = _call_of(target, lwp)
+                if state != "running" or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.01)
+            if state == "running":
+                note = ("LWP %d was running each time it was looked at for %.1f s: whether it "
+                        "left %s is not known" % (lwp, grace, waiter["syscall"]))
+            elif state == "in" and call == calls[lwp]:
+                note = "LWP %d still waits in %s on fd %d" % (lwp, waiter["syscall"], outcome.fd)
+            else:
+                note = "checked: LWP %d left %s on fd %d" % (lwp, waiter["syscall"], outcome.fd)
+            outcome.notes.append(note)

@@ -159,12 +159,25 @@ def test_the_process_is_never_stopped(ticker_binary, targets):
     assert rc == 0, (rc, out, err)
     woke = target.expect("WOKE", timeout=10)
     assert woke == "WOKE fd=%d ret=0 errno=0" % fds["client"]
+    # What the command says it saw, the target saw too.
+    assert "note: checked: LWP %d left recvfrom on fd %d\n" % (
+        target.info["tids"]["reader"], fds["client"]) in out, out
     assert watch.stop() == set() and watch.reads > 0
     after = stats(target)
     assert after["traced"] == before["traced"] == 0, after
     assert after["eintr"] == before["eintr"] == 0, after
     # The ticker ran throughout (its longest gap is for bench/, not a test).
     assert after["ticks"] > before["ticks"]
+
+
+def test_a_reader_that_does_not_wake_is_said_to_wait(ticker_binary, targets):
+    target = targets([ticker_binary])
+    client = target.info["fds"]["client"]
+    rc, out, err = cli(target.pid, "shutdown", client, "write")
+    assert rc == 0, (rc, out, err)
+    assert "note: LWP %d still waits in recvfrom on fd %d\n" % (
+        target.info["tids"]["reader"], client) in out, out
+    assert list(target.lines(timeout=0.5)) == []  # no WOKE
 
 
 def test_the_oracle_sees_gdbs_attach(ticker_binary, targets):
