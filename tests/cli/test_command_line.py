@@ -1,12 +1,10 @@
-"""The command line, `python3 -m gdb_sockets PID ...`, against real processes.
+"""The command line, `python3 -m gdb_sockets PID ...`, against real processes, no gdb.
 
-- Its -json rows equal gdb's `info sockets -json` for a zoo (every kind of
-  socket), in the host's network namespace and in another one; its table
-  equals gdb's table.
 - The process is never stopped: tests/targets/ticker.c counts its own
   TracerPid sightings and the EINTR that a ptrace attach gives a thread in
-  epoll_wait, and the test watches TracerPid from outside too.  The same
-  oracle is shown to see gdb's attach.
+  epoll_wait, and the test watches TracerPid from outside too
+  (tests/gdb/test_cli_vs_gdb.py shows the same oracle seeing gdb's attach).
+- What the shutdown says it saw about the waiting thread, the thread saw.
 - Exit status 0/1/2, one line on stderr, --help for each subcommand, the
   confirmation (a terminal is asked, no terminal means no), the single file
   (tools/build_pyz.py) run from a directory outside the repository.
@@ -15,136 +13,19 @@
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pexpect
 import pytest
 
 import harness
-from harness import gdb_batch, json_from
-
-CLI = [sys.executable, "-m", "gdb_sockets"]
-NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
-
-
-def cli(*args, prefix=(), cwd=harness.REPO_DIR, argv=CLI, stdin=subprocess.DEVNULL, env=None):
-    """Run the command line; (rc, stdout, stderr)."""
-    run_env = dict(os.environ, **(env or {}))
-    proc = subprocess.run(list(prefix) + list(argv) + [str(a) for a in args], cwd=cwd,
-                          stdin=stdin, capture_output=True, text=True,
-                          errors="surrogateescape", env=run_env, timeout=60)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def cli_json(*args, **kwargs):
-    rc, out, err = cli(*args, **kwargs)
-    assert rc == 0, (rc, out, err)
-    lines = out.splitlines()
-    assert len(lines) == 1, "-json is one line: %r" % out
-    return json.loads(lines[0])
-
-
-# --------------------------------------------------------------------------
-# The same listing as gdb's
-
-
-def gdb_rows(pid):
-    result = gdb_batch(pid, "info sockets -json")
-    assert result.rc == 0, result
-    return json_from(result.out)
-
-
-def test_json_rows_equal_gdbs(zoo):
-    document = cli_json(zoo.pid, "-json")
-    assert document["pid"] == zoo.pid
-    assert document["host"] == os.uname().nodename
-    assert document["notes"] == []
-    rows = document["sockets"]
-    assert {r["fd"] for r in rows} == {s["fd"] for s in zoo.info["socks"].values()}
-    assert rows == gdb_rows(zoo.pid)
-
-
-def test_json_rows_equal_gdbs_in_another_network_namespace(zoo_binary, tmp_path, targets):
-    enable_ping = 'echo 0 0 > /proc/sys/net/ipv4/ping_group_range && exec "$@"'
-    zoo = targets(["sh", "-c", enable_ping, "sh", zoo_binary, str(tmp_path), "--ping"],
-                  netns=True)
-    rows = cli_json(zoo.pid, "-json")["sockets"]
-    assert {"ping", "ping6"} <= {r["proto"] for r in rows}
-    assert rows == gdb_rows(zoo.pid)
-
-
-def test_table_equals_gdbs(zoo):
-    rc, out, err = cli(zoo.pid)
-    assert rc == 0 and err == "", (rc, err)
-    result = gdb_batch(zoo.pid, "info sockets")
-    assert result.rc == 0, result
-    lines = result.out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("FD  Proto"))
-    table = lines[start:start + len(out.splitlines())]
-    assert out.splitlines() == table
-
-
-def test_filters_and_fds_as_in_gdb(zoo):
-    socks = zoo.info["socks"]
-    fds = sorted([socks["tcp_listen"]["fd"], socks["unix_client"]["fd"]])
-    for args in (["-state", "listen"], ["-proto", "unix"], ["--"] + [str(fd) for fd in fds]):
-        rows = cli_json(zoo.pid, "-json", *args)["sockets"]
-        result = gdb_batch(zoo.pid, "info sockets -json " + " ".join(args))
-        assert rows == json_from(result.out), args
-    assert [r["fd"] for r in cli_json(zoo.pid, "-j", *map(str, fds))["sockets"]] == fds
+from cli_helpers import CLI, NOBODY, TracerWatch, cli, cli_json, stats
 
 
 # --------------------------------------------------------------------------
 # Never stopped
-
-
-@pytest.fixture(scope="module")
-def ticker_binary():
-    return harness.build("ticker")
-
-
-def stats(target):
-    os.kill(target.pid, signal.SIGUSR1)
-    return json.loads(target.expect("STATS ").split(None, 1)[1])
-
-
-class TracerWatch:
-    """Reads TracerPid of every thread of ``pid`` in a loop, from outside."""
-
-    def __init__(self, pid):
-        self.pid = pid
-        self.seen = set()
-        self.reads = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                tids = os.listdir("/proc/%d/task" % self.pid)
-            except OSError:
-                return
-            for tid in tids:
-                try:
-                    with open("/proc/%d/task/%s/status" % (self.pid, tid)) as f:
-                        status = f.read()
-                except OSError:
-                    continue
-                tracer = int(re.search(r"^TracerPid:\s*(\d+)", status, re.M).group(1))
-                if tracer:
-                    self.seen.add(tracer)
-            self.reads += 1
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=10)
-        return self.seen
 
 
 def test_the_process_is_never_stopped(ticker_binary, targets):
@@ -178,16 +59,6 @@ def test_a_reader_that_does_not_wake_is_said_to_wait(ticker_binary, targets):
     assert "note: LWP %d still waits in recvfrom on fd %d\n" % (
         target.info["tids"]["reader"], client) in out, out
     assert list(target.lines(timeout=0.5)) == []  # no WOKE
-
-
-def test_the_oracle_sees_gdbs_attach(ticker_binary, targets):
-    """The checks above fail for a tool that attaches: gdb itself."""
-    target = targets([ticker_binary])
-    watch = TracerWatch(target.pid)
-    result = gdb_batch(target.pid, "info sockets")
-    assert result.rc == 0, result
-    assert watch.stop(), "TracerPid never seen while gdb was attached"
-    assert stats(target)["eintr"] == 1
 
 
 def test_a_running_thread_is_named_as_unknown(ticker_binary, targets):
