@@ -3,10 +3,13 @@
     python3 -m gdb_sockets PID [OPTIONS] [FD]...
     python3 -m gdb_sockets PID shutdown [OPTIONS] FD... [read|write|both]
 
-As thin as the gdb commands: the options are theirs (options.py, the same
-tables), the work is operations.py's, on a ``process.Process`` instead of
-gdb's inferior.  The process is never stopped or attached: the listing
-reads /proc and sock_diag, the shutdown runs on a pidfd_getfd copy.
+As thin as the gdb commands (commands/): the options are theirs (the same
+tables and parser, view/options.py), the work is the same layers' (view/,
+actions/), on a kernel/process.Target that open_process makes from the
+pid instead of gdb's inferior.  The process is never stopped or attached:
+the listing reads /proc and sock_diag, the shutdown runs on a pidfd_getfd
+copy (the method that needs no debugger), and the threads that waited on
+the socket are looked at again afterwards.
 
 Exit status: 0 done, 1 a failure the user can act on (one line on
 stderr), 2 bad usage (the arguments were refused before anything was read).
@@ -14,16 +17,17 @@ stderr), 2 bad usage (the arguments were refused before anything was read).
 
 from __future__ import annotations
 
-import gc
 import json
 import signal
 import socket
 import sys
 from typing import List, Optional, Sequence
 
-from . import operations, options, shutdown
+from .actions import shutdown_run
 from .errors import SocketsError
-from .process import open_process
+from .kernel.process import open_process
+from .listing.records import gc_paused
+from .view import inspect, options, shutdown_report
 
 PROG = "gdb_sockets"
 USAGE = """\
@@ -97,16 +101,17 @@ Exit status: 0 every socket shut down, 1 an error or a failed shutdown
 See also: in gdb, help sock-shutdown."""
 
 SUBCOMMANDS = {"shutdown": SHUTDOWN_HELP}
-CLI_SHUTDOWN_OPTIONS = dict(operations.SOCK_SHUTDOWN_OPTIONS, yes=options.FLAG)
+CLI_SHUTDOWN_OPTIONS = dict(options.SOCK_SHUTDOWN_OPTIONS, yes=options.FLAG)
+SHUTDOWN_USAGE = "python3 -m gdb_sockets PID shutdown FD [read|write|both]"
 
 
 class Usage(Exception):
     """The arguments were refused before anything was read: exit status 2."""
 
 
-def _message(error: Exception) -> str:
-    text = str(error)
-    return text if text.startswith(PROG) else "%s: %s" % (PROG, text)
+def _message(who: str, error: Exception) -> str:
+    """The one line on stderr: who says it, then the message."""
+    return "%s: %s" % (who, error)
 
 
 def _split(argv: Sequence[str]):
@@ -143,31 +148,34 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # A pipe closed early (| head) ends us quietly, as it does other tools.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    gc.disable()  # tens of thousands of records hold no cycles (commands.py says why)
+    who = PROG
     try:
         pid_text, subcommand, args, wants_help = _split(argv)
         if wants_help:
             sys.stdout.write((SUBCOMMANDS.get(subcommand) or LIST_HELP) + "\n")
             return 0
+        if subcommand:
+            who = "%s %s" % (PROG, subcommand)
         pid = _pid(pid_text)
-        if subcommand == "shutdown":
-            return _shutdown(pid, args)
-        return _list(pid, args)
+        with gc_paused():
+            if subcommand == "shutdown":
+                return _shutdown(pid, args)
+            return _list(pid, args)
     except Usage as e:
-        sys.stderr.write(_message(e) + "\n")
+        sys.stderr.write(_message(who, e) + "\n")
         return 2
     except SocketsError as e:
-        sys.stderr.write(_message(e) + "\n")
+        sys.stderr.write(_message(who, e) + "\n")
         return 1
     except KeyboardInterrupt:
-        sys.stderr.write("%s: interrupted\n" % PROG)
+        sys.stderr.write("%s: interrupted\n" % who)
         return 130
 
 
-def _parse(command: str, args: List[str], spec, build):
+def _parse(args: List[str], spec, build):
     """Parse with the gdb commands' own parser; its refusals are usage errors."""
     try:
-        parsed = options.parse(command, args, spec)
+        parsed = options.parse(args, spec)
         return parsed, build(parsed)
     except SocketsError as e:
         raise Usage(str(e)) from None
@@ -181,15 +189,16 @@ def _envelope(pid: int, **fields) -> str:
 
 
 def _list(pid: int, args: List[str]) -> int:
-    parsed, selection = _parse(PROG, args, operations.INFO_SOCKETS_OPTIONS,
-                               lambda p: options.build_filter(PROG, p, p.args))
+    parsed, selection = _parse(args, options.INFO_SOCKETS_OPTIONS,
+                               lambda p: options.build_filter(p, p.args))
+    extended = parsed.flag("extended")
     target = open_process(pid)
-    shown = operations.info_sockets(target, parsed, selection)
+    result, shown = inspect.info_sockets(target, selection, parsed.flag("holders"), extended)
     if parsed.flag("json"):
-        sys.stdout.write(_envelope(target.pid, sockets=[s.to_json() for s in shown.sockets],
-                                   notes=shown.result.notes))
+        sys.stdout.write(_envelope(target.pid, sockets=[s.to_json() for s in shown],
+                                   notes=result.notes))
     else:
-        sys.stdout.write(operations.listing_text(shown))
+        sys.stdout.write(inspect.listing_text(result, shown, None, extended))
     return 0
 
 
@@ -198,8 +207,8 @@ def _confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise SocketsError("%s: not confirmed: the input is not a terminal; give -yes to "
-                           "shut down without asking; nothing done" % PROG)
+        raise SocketsError("not confirmed: the input is not a terminal; give -yes to "
+                           "shut down without asking; nothing done")
     while True:
         sys.stderr.write("%s(y or n) " % question)
         sys.stderr.flush()
@@ -215,37 +224,33 @@ def _confirm(question: str, yes: bool) -> bool:
 
 
 def _shutdown(pid: int, args: List[str]) -> int:
-    command = PROG + " shutdown"
-    parsed, request = _parse(command, args, CLI_SHUTDOWN_OPTIONS,
-                             lambda p: operations.parse_shutdown(command, p))
+    parsed, (selection, how, method) = _parse(
+        args, CLI_SHUTDOWN_OPTIONS, lambda p: options.shutdown_request(p, SHUTDOWN_USAGE))
+    dry_run, as_json = parsed.flag("dry-run"), parsed.flag("json")
     target = open_process(pid)
-    method = None if request.dry_run else operations.choose_method_without_debugger(
-        target, request.method)
-    chosen = operations.plan_shutdown(command, target, request)
+    chosen, method = shutdown_run.plan_shutdown(target, selection, None if dry_run else method)
     if not chosen:
         sys.stdout.write("No socket of process %d matches; nothing done.\n" % target.pid)
         return 0
-    plan = shutdown.plan_lines(chosen, request.how)
-    if request.dry_run:
+    if dry_run:
         sys.stdout.write("Would shut down in process %d:\n%s\n(dry run: nothing done)\n"
-                         % (target.pid, "\n".join(plan)))
+                         % (target.pid, "\n".join(shutdown_report.plan_lines(chosen, how))))
         return 0
-    asking = operations.confirmation(target.pid, chosen, request.how)
-    if asking is not None:
-        stream = sys.stderr if request.json else sys.stdout
-        stream.write("\n".join(asking.lines) + "\n")
+    asked = shutdown_report.confirmation(target.pid, chosen, how)
+    if asked is not None:
+        # With -json it goes to stderr, so that stdout is only the JSON.
+        stream = sys.stderr if as_json else sys.stdout
+        stream.write("\n".join(asked.lines) + "\n")
         stream.flush()
-        if not _confirm(asking.question, parsed.flag("yes")):
-            raise SocketsError("%s: not confirmed; nothing done" % command)
-    calls = operations.waiting_calls(target, chosen)
-    outcomes = operations.perform_pidfd(target, chosen, request.how, method)
-    operations.check_waiters(target, outcomes, calls)
-    if request.json:
+        if not _confirm(asked.question, parsed.flag("yes")):
+            raise SocketsError("not confirmed; nothing done")
+    outcomes = shutdown_run.perform_shutdown(target, chosen, how, method)
+    if as_json:
         sys.stdout.write(_envelope(target.pid, outcomes=[o.to_json() for o in outcomes]))
     else:
-        for outcome in outcomes:
-            sys.stdout.write("\n".join(shutdown.report(outcome)) + "\n")
-    failure = operations.failure_message(command, outcomes, len(chosen))
+        for done in outcomes:
+            sys.stdout.write("\n".join(shutdown_report.report(done)) + "\n")
+    failure = shutdown_report.failure_summary(outcomes, len(chosen))
     if failure:
         raise SocketsError(failure)
     return 0

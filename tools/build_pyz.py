@@ -25,7 +25,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 PACKAGE = "gdb_sockets"
 INTERPRETER = b"#!/usr/bin/env python3\n"
 FIXED_DATE = (2000, 1, 1, 0, 0, 0)  # any date after 1980, zip's epoch
-ROOT_MAIN = b'"""gdb-sockets.pyz: python3 gdb-sockets.pyz --help."""\nimport gdb_sockets.__main__\n'
+ROOT_MAIN = (b'"""gdb-sockets.pyz: python3 gdb-sockets.pyz --help."""\n'
+             b"import sys\nfrom gdb_sockets.cli import main\nsys.exit(main())\n")
 
 
 def sources():

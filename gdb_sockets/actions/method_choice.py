@@ -4,6 +4,8 @@
 syscall, else a pidfd copy; an explicit method that cannot run is refused.
 The reasons come from the gdb glue (actions/choose.py), which probes the
 target; this module only decides, so both branches test under plain pytest.
+A process that no debugger holds (the command line's) has one method:
+``pick_without_debugger``.
 """
 
 from __future__ import annotations
@@ -54,3 +56,17 @@ def pick_method(requested: str, unavailable: Callable[[str], Optional[str]]) -> 
                                 "syscall because %s" % (why_not_call, why_not_syscall),))
     raise SocketsError("no method can run here: not call: %s; not syscall: %s"
                        % (why_not_call, why_not_syscall))
+
+
+def pick_without_debugger(requested: str, pid: int) -> Method:
+    """The method for a process no debugger holds (the command line's).
+
+    Only pidfd runs no code in the process, so ``auto`` is pidfd, with
+    nothing to explain; call and syscall need the process stopped by gdb.
+    """
+    check_method_name(requested)
+    if requested in ("call", "syscall"):
+        raise SocketsError("-method %s runs code in the stopped process, which needs gdb: "
+                           "gdb -p %d -batch -ex 'sock-shutdown -method %s FD'"
+                           % (requested, pid, requested))
+    return Method("pidfd")

@@ -50,6 +50,7 @@ class Outcome:
     after: Optional[Socket] = None
     failure: Optional[str] = None  # the call itself failed (crash, timeout)
     notes: List[str] = field(default_factory=list)
+    stopped: bool = True  # a debugger holds the process: nothing moves until it resumes
 
     @property
     def ok(self) -> bool:

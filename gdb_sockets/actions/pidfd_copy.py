@@ -6,7 +6,8 @@ copy acts on the target's socket and wakes its reader, and no code and no
 register of the target is touched.  The copy is checked to be the socket
 the user chose (same inode) before anything is done, and is always closed.
 
-No gdb here: this runs in gdb's process, but needs nothing from gdb.
+No gdb here: this runs in gdb's process (or the command line's), but
+needs nothing from gdb.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ def shutdown_copy(pid: int, fd: int, inode: int, how: int) -> Tuple[int, int]:
             if copy is None:
                 raise SocketsError(
                     "fd %d of process %d is no longer socket %d; "
-                    "nothing done (run 'info sockets' again)" % (fd, pid, inode))
+                    "nothing done (list the sockets again)" % (fd, pid, inode))
             retval = libc().shutdown(copy, how)
             return retval, (ctypes.get_errno() if retval != 0 else 0)
     except CopyUnavailable as e:
-        raise SocketsError("-method pidfd cannot copy fd %d of process %d: "
-                           "%s; use -method syscall" % (fd, pid, e)) from None
+        raise SocketsError("-method pidfd cannot copy fd %d of process %d: %s; "
+                           "in gdb, -method syscall needs no copy" % (fd, pid, e)) from None

@@ -1,24 +1,30 @@
-"""gdb glue: a shutdown from request to proof: check, pick the sockets, act, read again.
+"""A shutdown from request to proof: check, pick the sockets, act, read again.
 
 The method modules do the act (inferior_call, syscall_inject, pidfd_copy);
-this runs the one that choose.py settled on each chosen socket and reads
-the tables again, so that each Outcome holds the socket before and after.
+this runs the one that was settled on each chosen socket and reads the
+tables again, so that each Outcome holds the socket before and after.  On
+a process that runs on (the command line's), it also looks at each thread
+that waited on a shut socket: did it leave its call?
+
+No gdb here unless a debugger holds the target: choose.py, inferior_call
+and syscall_inject (gdb glue) are imported only for such a target.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import SocketsError
 from ..kernel import procfs
+from ..kernel.proc_task import GONE, IN_CALL, RUNNING, InSyscall, thread_call
 from ..listing.join import list_sockets
 from ..model import Socket
 from ..view.filters import SocketFilter
 from ..view.inspect import annotated, listing_of
 from ..view.render import escape
-from . import inferior_call, pidfd_copy, syscall_inject
-from .choose import choose_method
-from .method_choice import Method
+from . import pidfd_copy
+from .method_choice import Method, pick_without_debugger
 from .outcome import Outcome
 
 
@@ -41,7 +47,7 @@ def plan_shutdown(target, selection: SocketFilter,
     touched; settling ``call`` writes one vector register and puts it back.
     Explicit fds must each be an open socket; filters may match nothing.
     """
-    chosen_method = choose_method(target, method) if method is not None else None
+    chosen_method = settle_method(target, method) if method is not None else None
     for fd in sorted(selection.fds or ()):
         refuse_unless_socket(target.reader, target.pid, fd)
     result = listing_of(target)
@@ -55,13 +61,30 @@ def plan_shutdown(target, selection: SocketFilter,
     return [s for s in notes.sockets if s.fd in chosen], chosen_method
 
 
+def settle_method(target, requested: str) -> Method:
+    """The method for -method ``requested``: probed through gdb where gdb
+    holds the process (choose.py), else pidfd, the one that needs no debugger."""
+    if not target.stopped:
+        return pick_without_debugger(requested, target.pid)
+    from .choose import choose_method  # gdb glue
+    return choose_method(target, requested)
+
+
 def _run_method(target, method: str, sock: Socket, how: int) -> Tuple[int, int]:
-    """Run shutdown(sock.fd, how) by ``method``: (retval, errno)."""
-    if method == "call":
-        return inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how)
-    if method == "syscall":
+    """Run shutdown(sock.fd, how) by ``method``: (retval, errno).
+
+    A failure of the call itself (crash, timeout, a gdb error) raises
+    SocketsError with what happened.
+    """
+    if method == "pidfd":
+        return pidfd_copy.shutdown_copy(target.pid, sock.fd, sock.inode, how)
+    from . import inferior_call, syscall_inject  # gdb glue: settled only under gdb
+    try:
+        if method == "call":
+            return inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how)
         return syscall_inject.shutdown(sock.fd, how)
-    return pidfd_copy.shutdown_copy(target.pid, sock.fd, sock.inode, how)
+    except inferior_call.CallFailed as e:
+        raise SocketsError(str(e)) from None
 
 
 def perform_shutdown(target, chosen: Sequence[Socket], how: int,
@@ -72,18 +95,72 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int,
     in its Outcome and the remaining sockets are not attempted: nothing
     falls through to another method.
     """
+    calls = waiting_calls(target, chosen)
     outcomes = []
     for sock in chosen:
         outcome = Outcome(fd=sock.fd, how=how, method=method.name, before=sock,
-                          notes=list(method.notes))
+                          notes=list(method.notes), stopped=target.stopped)
         outcomes.append(outcome)
         try:
             outcome.retval, outcome.errno = _run_method(target, method.name, sock, how)
-        except (inferior_call.CallFailed, SocketsError) as e:
+        except SocketsError as e:
             outcome.failure = str(e)
             break
     after = {s.fd: s for s in list_sockets(target.reader, target.pid,
                                            local=not target.remote).sockets}
     for outcome in outcomes:
         outcome.after = after.get(outcome.fd)
+    check_waiters(target, outcomes, calls)
     return outcomes
+
+
+def waiting_calls(target, chosen: Sequence[Socket]) -> Dict[int, InSyscall]:
+    """lwp -> the call each thread waiting on a chosen socket is in, just
+    before acting; empty for a stopped process (nothing moves until it
+    resumes)."""
+    if target.stopped:
+        return {}
+    calls = {}
+    for sock in chosen:
+        for waiter in sock.waiters:
+            state, call = thread_call(target.reader, target.pid, waiter.lwp)
+            if state == IN_CALL:
+                calls[waiter.lwp] = call
+    return calls
+
+
+def check_waiters(target, outcomes: Sequence[Outcome], calls: Dict[int, InSyscall],
+                  grace: float = 0.2) -> None:
+    """On a process that runs on: did each thread that waited on a shut socket
+    leave its call?  Said in the outcome's notes.
+
+    ``calls`` is ``waiting_calls`` from before.  A thread running when
+    looked at may be waking, or may have been woken for nothing (a state
+    change wakes every waiter, which may sleep again): it is looked at
+    again every 10 ms for up to ``grace`` seconds.  In the same call with
+    the same arguments and stack, it still waits (or waits again, in a
+    loop); in another call, in none, or gone, it left.
+    """
+    for outcome in outcomes:
+        if not outcome.ok:
+            continue
+        for waiter in outcome.before.waiters:
+            if waiter.lwp not in calls:
+                continue
+            deadline = time.monotonic() + grace
+            state, call = thread_call(target.reader, target.pid, waiter.lwp)
+            while state == RUNNING and time.monotonic() < deadline:
+                time.sleep(0.01)
+                state, call = thread_call(target.reader, target.pid, waiter.lwp)
+            if state == RUNNING:
+                note = ("LWP %d was running each time it was looked at for %.1f s: whether "
+                        "it left %s is not known" % (waiter.lwp, grace, waiter.syscall))
+            elif state == IN_CALL and call == calls[waiter.lwp]:
+                note = "LWP %d still waits in %s on fd %d" % (waiter.lwp, waiter.syscall,
+                                                              outcome.fd)
+            elif state == GONE:
+                note = "checked: LWP %d has exited" % waiter.lwp
+            else:
+                note = "checked: LWP %d left %s on fd %d" % (waiter.lwp, waiter.syscall,
+                                                             outcome.fd)
+            outcome.notes.append(note)

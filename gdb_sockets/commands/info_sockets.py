@@ -6,13 +6,12 @@ import gdb
 
 from ..kernel.target import current_target
 from ..model import PROTO_NAMES
-from ..view import inspect, notes, options, render
+from ..view import inspect, options, render
 from .base import SocketsCommand
 from .completion import complete_options, state_words
 from .styles import table_colorizer
 
-OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG, holders=options.FLAG,
-               extended=options.FLAG)
+OPTIONS = options.INFO_SOCKETS_OPTIONS
 
 
 class InfoSockets(SocketsCommand):
@@ -75,21 +74,10 @@ See also: help sock-shutdown."""
     def run(self, argument):
         parsed = options.parse(gdb.string_to_argv(argument), OPTIONS)
         selection = options.build_filter(parsed, parsed.args)
-        target = current_target()
-        result = inspect.target_sockets(target, scan_holders=parsed.flag("holders"))
-        shown = selection.apply(result.sockets)
         extended = parsed.flag("extended")
-        if extended:
-            shown = inspect.with_details(target, shown)
+        result, shown = inspect.info_sockets(current_target(), selection,
+                                             parsed.flag("holders"), extended)
         if parsed.flag("json"):
             gdb.write(render.format_json(shown) + "\n")
             return
-        if not result.sockets:
-            gdb.write("Process %d has no sockets.\n" % result.pid)
-        elif not shown:
-            gdb.write("No socket of process %d matches.\n" % result.pid)
-        else:
-            cells = [notes.notes_text(s) for s in shown]
-            gdb.write(render.format_table(shown, table_colorizer(), cells, extended) + "\n")
-        for note in result.notes:
-            gdb.write("Note: %s.\n" % note)
+        gdb.write(inspect.listing_text(result, shown, table_colorizer(), extended))

@@ -16,8 +16,8 @@ from .base import SocketsCommand
 from .completion import complete_options, socket_fds, state_words
 from .confirm import confirm
 
-OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG,
-               method=options.VALUE, **{"dry-run": options.FLAG})
+OPTIONS = options.SOCK_SHUTDOWN_OPTIONS
+USAGE = "sock-shutdown FD [read|write|both]"
 
 
 class SockShutdown(SocketsCommand):
@@ -67,7 +67,7 @@ See also: info sockets."""
 
     def run(self, argument):
         parsed = options.parse(gdb.string_to_argv(argument), OPTIONS)
-        selection, how, method = _request(parsed)
+        selection, how, method = options.shutdown_request(parsed, USAGE)
         dry_run = parsed.flag("dry-run")
         target = current_target()
         chosen, method = shutdown_run.plan_shutdown(target, selection,
@@ -97,18 +97,3 @@ See also: info sockets."""
         if failure:
             raise SocketsError(failure)
 
-
-def _request(parsed: options.Parsed):
-    """(selection, how, method) from the arguments, or SocketsError."""
-    args = list(parsed.args)
-    how_word = args.pop() if args and args[-1].lower() in outcome.HOW else None
-    how = outcome.parse_how(how_word)
-    selection = options.build_filter(parsed, args)
-    methods = parsed.values("method") or ["auto"]
-    if len(methods) > 1:
-        raise SocketsError("give -method once")
-    if selection.fds is None and not selection.selects_by_property:
-        raise SocketsError("which socket? give an fd (see 'info sockets') or a "
-                           "filter such as -state close-wait; usage: sock-shutdown FD "
-                           "[read|write|both]")
-    return selection, how, methods[0]

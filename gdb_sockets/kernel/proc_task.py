@@ -24,6 +24,12 @@ class InSyscall:
     pc: int
 
 
+RUNNING = "running"
+GONE = "gone"
+IN_CALL = "in call"
+NOT_IN_CALL = "not in a call"
+
+
 def parse_syscall(data: bytes) -> Optional[InSyscall]:
     """The call a thread is in, or None (running, not in a call, unreadable).
 
@@ -46,6 +52,35 @@ def parse_syscall(data: bytes) -> Optional[InSyscall]:
     if nr < 0:
         return None
     return InSyscall(nr, tuple(values[:6]), values[6], values[7])
+
+
+def syscall_state(data: bytes) -> str:
+    """RUNNING (state R: on a CPU or waiting for one, so what it will call
+    next nobody can tell), IN_CALL, or NOT_IN_CALL: what the same line says."""
+    if data.strip() == b"running":
+        return RUNNING
+    return IN_CALL if parse_syscall(data) is not None else NOT_IN_CALL
+
+
+def thread_call(reader, pid: int, tid: int) -> Tuple[str, Optional[InSyscall]]:
+    """(state, call) of one thread now: GONE when it cannot be read (exited,
+    or not ours to read), else ``syscall_state`` and the parsed call."""
+    try:
+        data = reader.read("/proc/%d/task/%d/syscall" % (pid, tid))
+    except OSError:
+        return GONE, None
+    return syscall_state(data), parse_syscall(data)
+
+
+def running_threads(reader, pid: int) -> List[int]:
+    """The threads of ``pid`` that are RUNNING now, sorted (none if the task
+    list cannot be read)."""
+    try:
+        names = reader.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return []
+    return [tid for tid in sorted(int(name) for name in names if name.isdigit())
+            if thread_call(reader, pid, tid)[0] == RUNNING]
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def _proc_failure(pid: int, path: str, err: OSError) -> SocketsError:
         return SocketsError("process %d has exited (%s is gone)" % (pid, path))
     if isinstance(err, PermissionError):
         return SocketsError(
-            "cannot read %s: permission denied; run gdb as the process's owner "
+            "cannot read %s: permission denied; run as the process's owner "
             "or as root" % path)
     return SocketsError("cannot read %s: %s" % (path, err.strerror or err))
 

@@ -1,8 +1,8 @@
 """gdb glue: the process gdb is debugging, checked for what our commands need.
 
-The one place that decides whether the target is on gdb's own host
-(``Target.remote``): everything after reads its /proc through
-``Target.reader``, the local one or gdbserver's.
+The one place that decides, for gdb, whether the target is on gdb's own
+host (``Target.remote``, kernel/process.py): everything after reads its
+/proc through ``Target.reader``, the local one or gdbserver's.
 """
 
 from __future__ import annotations
@@ -11,31 +11,14 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
-
 import gdb
 
 from ..errors import SocketsError
+from .process import Target, alive
 from .procfs import LocalProc
 from .remote_proc import RemoteProc, status_field
 
 REMOTE_KINDS = ("remote", "extended-remote")
-
-
-@dataclass(frozen=True)
-class Target:
-    """A live process: its pid and how to read its /proc.
-
-    ``remote`` is True for a process behind gdbserver: then ``pid`` is its
-    pid on the target's host and ``reader`` reads that host's /proc.
-    ``arch`` is gdb's name for its architecture ("i386:x86-64").
-    """
-
-    pid: int
-    reader: object
-    inferior: object
-    remote: bool = False
-    arch: str = ""
 
 
 def current_target() -> Target:
@@ -56,9 +39,9 @@ def current_target() -> Target:
         raise SocketsError(
             "the target is %s, neither a local process nor gdbserver; run gdb on "
             "the process's own host or through gdbserver" % (kind or "unknown"))
-    if not inferior.threads() or not _alive(LocalProc(), inferior.pid):
+    if not inferior.threads() or not alive(LocalProc(), inferior.pid):
         raise SocketsError("process %d has exited" % inferior.pid)
-    return Target(inferior.pid, LocalProc(), inferior, arch=_arch(inferior))
+    return Target(inferior.pid, LocalProc(), arch=_arch(inferior))
 
 
 def _remote_target(inferior, connection) -> Target:
@@ -68,9 +51,9 @@ def _remote_target(inferior, connection) -> Target:
         raise SocketsError("process %d has exited" % inferior.pid)
     reader = RemoteProc(_sender(connection), _sync_filesystem)
     pid = _remote_pid(reader, inferior, threads)
-    if not _alive(reader, pid):
+    if not alive(reader, pid):
         raise SocketsError("process %d has exited" % pid)
-    return Target(pid, reader, inferior, remote=True, arch=_arch(inferior))
+    return Target(pid, reader, remote=True, arch=_arch(inferior))
 
 
 def _remote_pid(reader, inferior, threads) -> int:
@@ -132,17 +115,3 @@ def _gdb_arg(text: str) -> str:
 
 def _arch(inferior) -> str:
     return inferior.architecture().name()
-
-
-def _alive(reader, pid: int) -> bool:
-    """False once the process is gone or a zombie (killed while gdb held it)."""
-    try:
-        stat = reader.read("/proc/%d/stat" % pid)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True  # unreadable is not dead; the listing says what it cannot read
-    if b")" not in stat:
-        return True
-    # The state letter follows the command name, which may hold ')'.
-    return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")

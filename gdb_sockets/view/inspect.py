@@ -1,21 +1,23 @@
 """What the operator sees of a target: its sockets with who waits on and holds each.
 
-Works on a kernel/target.Target (decided once: on gdb's host or behind
-gdbserver) and raises SocketsError for what the user can act on; the
-caller prefixes the message with the command's name.  No gdb here.
+Works on a kernel/process.Target (decided once: on gdb's host or behind
+gdbserver, held stopped by gdb or running on) and raises SocketsError for
+what the user can act on; the caller prefixes the message with the
+command's name.  No gdb here.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import AbstractSet, List, Optional, Sequence
+from typing import AbstractSet, List, Optional, Sequence, Tuple
 
 from ..errors import SocketsError
 from ..kernel.fd_copies import CopyUnavailable
+from ..kernel.proc_task import running_threads
 from ..listing.extended import socket_details
 from ..listing.join import Listing, list_sockets
 from ..model import Socket
-from . import holders, notes, waiters
+from . import holders, notes, render, waiters
 
 
 def listing_of(target) -> Listing:
@@ -41,11 +43,15 @@ def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) 
     found_waiters = {}
     if target.remote:
         found_notes.append("blocked threads are not shown through gdbserver")
+    elif target.arch is None:
+        found_notes.append("blocked threads are not shown: the program's architecture is unknown")
     elif not waiters.known_arch(target.arch):
         found_notes.append("blocked threads are not shown on %s (x86-64 only)" % target.arch)
     else:
-        found_waiters = waiters.find_waiters(target.reader, target.pid,
-                                             {s.fd for s in result.sockets}, arch=target.arch)
+        fds = {s.fd for s in result.sockets}
+        found_waiters = waiters.find_waiters(target.reader, target.pid, fds, arch=target.arch)
+        if fds and not target.stopped:
+            found_notes.extend(_running_note(target))
     scan = None
     if scan_inodes:
         scan = holders.other_holders(target.reader, target.pid, scan_inodes)
@@ -54,6 +60,18 @@ def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) 
                                "missing" % (scan.hidden, "es" if scan.hidden != 1 else ""))
     sockets = notes.annotate(result.sockets, found_waiters, scan)
     return Listing(result.pid, sockets, found_notes)
+
+
+def _running_note(target) -> List[str]:
+    """For a process that runs on: the threads caught running, whose wait
+    (if any) nobody can tell."""
+    running = running_threads(target.reader, target.pid)
+    if not running:
+        return []
+    one = len(running) == 1
+    return ["%s %s running, so whether %s on a socket is not known" % (
+        ", ".join("LWP %d" % tid for tid in running), "was" if one else "were",
+        "it waits" if one else "they wait")]
 
 
 def with_details(target, sockets: Sequence[Socket]) -> List[Socket]:
@@ -69,3 +87,30 @@ def with_details(target, sockets: Sequence[Socket]) -> List[Socket]:
     except CopyUnavailable as e:
         raise SocketsError("-extended cannot copy the process's sockets: %s" % (e,)) from None
     return [replace(s, details=found.get(s.fd), extended=True) for s in sockets]
+
+
+def info_sockets(target, selection, scan_holders: bool = False,
+                 extended: bool = False) -> Tuple[Listing, List[Socket]]:
+    """What `info sockets` shows: (the whole listing, the records chosen by
+    ``selection``, with their -extended view if asked)."""
+    result = target_sockets(target, scan_holders=scan_holders)
+    shown = selection.apply(result.sockets)
+    if extended:
+        shown = with_details(target, shown)
+    return result, shown
+
+
+def listing_text(result: Listing, shown: Sequence[Socket], colorize=None,
+                 extended: bool = False) -> str:
+    """What `info sockets` prints for ``shown`` (of ``result``): the table, or
+    the line that stands for it, then a line per note.  ``colorize`` as in
+    render.format_table (None: plain)."""
+    if not result.sockets:
+        lines = ["Process %d has no sockets." % result.pid]
+    elif not shown:
+        lines = ["No socket of process %d matches." % result.pid]
+    else:
+        cells = [notes.notes_text(s) for s in shown]
+        lines = [render.format_table(shown, colorize, cells, extended)]
+    lines.extend("Note: %s." % note for note in result.notes)
+    return "\n".join(lines) + "\n"

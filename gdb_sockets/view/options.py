@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Mapping
+from typing import Dict, List, Mapping, Tuple
 
+from ..actions.outcome import HOW, parse_how
 from ..errors import SocketsError
 from .filters import EndpointPattern, SocketFilter, parse_port
 from ..model import PROTO_NAMES, STATE_NAMES, normalize_state
@@ -119,6 +120,10 @@ def parse_protos(values: List[str]) -> set:
 
 
 FILTER_OPTIONS = {"proto": VALUE, "state": VALUE, "port": VALUE, "local": VALUE, "peer": VALUE}
+# The options of `info sockets` and `sock-shutdown`, for the gdb commands
+# and the command line alike (which adds -yes to the second).
+INFO_SOCKETS_OPTIONS = dict(FILTER_OPTIONS, json=FLAG, holders=FLAG, extended=FLAG)
+SOCK_SHUTDOWN_OPTIONS = dict(FILTER_OPTIONS, json=FLAG, method=VALUE, **{"dry-run": FLAG})
 
 
 def build_filter(parsed: Parsed, fd_args: List[str]) -> SocketFilter:
@@ -139,3 +144,22 @@ def build_filter(parsed: Parsed, fd_args: List[str]) -> SocketFilter:
         locals=patterns("local"),
         peers=patterns("peer"),
     )
+
+
+def shutdown_request(parsed: Parsed, usage: str) -> Tuple[SocketFilter, int, str]:
+    """(selection, how, method) from sock-shutdown's arguments, or SocketsError.
+
+    ``usage`` is the command's usage line, for the message that asks which
+    socket.
+    """
+    args = list(parsed.args)
+    how_word = args.pop() if args and args[-1].lower() in HOW else None
+    how = parse_how(how_word)
+    selection = build_filter(parsed, args)
+    methods = parsed.values("method") or ["auto"]
+    if len(methods) > 1:
+        raise SocketsError("give -method once")
+    if selection.fds is None and not selection.selects_by_property:
+        raise SocketsError("which socket? give an fd or a filter such as -state close-wait; "
+                           "usage: %s" % usage)
+    return selection, how, methods[0]

@@ -74,10 +74,15 @@ def _what_next(outcome: Outcome) -> str:
         text = "fd %d accepts no more connections (accept() fails with EINVAL)" % fd
     elif outcome.how == 1:
         return "the peer reads end-of-file; reads on fd %d still work" % fd
-    else:
+    elif outcome.stopped:
         text = "a reader blocked on fd %d wakes when the process resumes" % fd
+    else:
+        text = "a reader blocked on fd %d wakes at once" % fd
     if waiting:
-        text += "; waiting now: " + ", ".join(waiting)
+        # A process that runs on was read before the act: the notes say
+        # what each of these threads did after it.
+        text += "; %s: %s" % ("waiting now" if outcome.stopped else "waiting just before",
+                              ", ".join(waiting))
     return text
 
 

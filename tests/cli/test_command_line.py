@@ -100,8 +100,8 @@ def test_confirmation_refused_without_a_terminal(ticker_binary, targets):
     assert rc == 1, (rc, out, err)
     assert "A listening socket accepts no more connections" in out
     assert err.splitlines() == [
-        "gdb_sockets: not confirmed: the input is not a terminal; give -yes to shut down "
-        "without asking; nothing done"]
+        "gdb_sockets shutdown: not confirmed: the input is not a terminal; give -yes to "
+        "shut down without asking; nothing done"]
     assert listener_state(target.pid, listen) == "LISTEN"
     rc, out, err = cli(target.pid, "shutdown", "-yes", listen)
     assert rc == 0, (rc, out, err)
@@ -178,7 +178,7 @@ def test_a_zombie_is_an_exited_process(targets):
         assert time.monotonic() < deadline, "the child never became a zombie"
         time.sleep(0.01)
     rc, out, err = cli(child)
-    assert rc == 1 and err == "gdb_sockets: process %d has exited (Z (zombie))\n" % child, err
+    assert rc == 1 and err == "gdb_sockets: process %d has exited\n" % child, err
 
 
 # --------------------------------------------------------------------------
@@ -190,10 +190,11 @@ def option_names(text):
 
 
 def test_help_for_each_subcommand(zoo):
-    from gdb_sockets import cli as cli_module, operations
-    for args, spec in (([], operations.INFO_SOCKETS_OPTIONS),
-                       ([zoo.pid], operations.INFO_SOCKETS_OPTIONS),
-                       (["help"], operations.INFO_SOCKETS_OPTIONS),
+    from gdb_sockets import cli as cli_module
+    from gdb_sockets.view import options
+    for args, spec in (([], options.INFO_SOCKETS_OPTIONS),
+                       ([zoo.pid], options.INFO_SOCKETS_OPTIONS),
+                       (["help"], options.INFO_SOCKETS_OPTIONS),
                        ([zoo.pid, "shutdown"], cli_module.CLI_SHUTDOWN_OPTIONS),
                        (["help", "shutdown"], cli_module.CLI_SHUTDOWN_OPTIONS)):
         argv = list(args) if args[:1] == ["help"] else list(args) + ["--help"]

@@ -5,7 +5,7 @@
  * Opens a loopback TCP listener, a client connected to it and the
  * accepted end, and starts these threads:
  *   reader   recv(client) until it returns, then prints
- *            "WOKE fd=C ret=R errno=E" (the thread ends; the process goes on);
+ *            "WOKE fd=C ret=R errno=E" and sleeps in pause() for good;
  *   epoller  epoll_wait(-1) on an eventfd nobody writes, forever.  It returns
  *            only when a signal interrupts it: a ptrace attach (SIGSTOP) does,
  *            and counts in "eintr" (every signal the process handles is
@@ -74,6 +74,8 @@ static void *reader(void *arg)
     int e = r < 0 ? errno : 0;
     printf("WOKE fd=%d ret=%zd errno=%d\n", client_fd, r, e);
     fflush(stdout);
+    for (;;)
+        pause();
     return NULL;
 }
 

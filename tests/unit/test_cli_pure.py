@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from gdb_sockets import cli, process
+from gdb_sockets import cli
+from gdb_sockets.kernel import process
 from gdb_sockets.errors import SocketsError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -107,7 +108,8 @@ class Spy:
             attempts.append(name)
         return None
 sys.meta_path.insert(0, Spy())
-for name in ("gdb_sockets", "gdb_sockets.cli", "gdb_sockets.process", "gdb_sockets.operations"):
+for name in ("gdb_sockets", "gdb_sockets.cli", "gdb_sockets.kernel.process",
+             "gdb_sockets.actions.shutdown_run"):
     importlib.import_module(name)
 print(json.dumps(attempts))
 """
