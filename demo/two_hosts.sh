@@ -105,6 +105,9 @@ for line in sys.stdin:
 '
 show() { printf '$ %s\n' "$*"; }
 
+show "ssh host-b python3 gdb-sockets.pyz $CPID -json | cut -c1-150"
+on host-b python3 "$PYZ" "$CPID" -json | cut -c1-150 | sed 's/^/  /'
+echo
 show "{ ssh host-a python3 gdb-sockets.pyz $SPID -json; ssh host-b python3 gdb-sockets.pyz $CPID -json; } | summarise"
 { on host-a python3 "$PYZ" "$SPID" -json; on host-b python3 "$PYZ" "$CPID" -json; } \
     | "$PY" -c "$SUMMARY" | sed 's/^/  /'

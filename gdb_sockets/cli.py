@@ -18,6 +18,7 @@ stderr), 2 bad usage (the arguments were refused before anything was read).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import sys
@@ -105,6 +106,9 @@ CLI_SHUTDOWN_OPTIONS = dict(options.SOCK_SHUTDOWN_OPTIONS, yes=options.FLAG)
 SHUTDOWN_USAGE = "python3 -m gdb_sockets PID shutdown FD [read|write|both]"
 
 
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also takes '²', which int() refuses
+
+
 class Usage(Exception):
     """The arguments were refused before anything was read: exit status 2."""
 
@@ -115,10 +119,14 @@ def _message(who: str, error: Exception) -> str:
 
 
 def _split(argv: Sequence[str]):
-    """(pid text or None, subcommand or None, the rest, help asked)."""
-    before_end = list(argv[:argv.index("--")]) if "--" in argv else list(argv)
-    wants_help = "--help" in before_end
-    args = [a for a in argv if a != "--help"] if wants_help else list(argv)
+    """(pid text or None, subcommand or None, the rest, help asked).
+
+    ``--help`` anywhere before a ``--`` asks for help; after it, it is an
+    argument like any other.
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    wants_help = "--help" in argv[:end]
+    args = [a for a in argv[:end] if a != "--help"] + list(argv[end:])
     pid_text = args.pop(0) if args and not args[0].startswith("-") \
         and args[0] not in SUBCOMMANDS and args[0] != "help" else None
     subcommand = None
@@ -129,7 +137,7 @@ def _split(argv: Sequence[str]):
         args.pop(0)
         if args and args[0] in SUBCOMMANDS:
             subcommand = args.pop(0)
-    elif args and not args[0].startswith("-") and not args[0].isdigit():
+    elif args and not args[0].startswith("-") and not _DIGITS.fullmatch(args[0]):
         raise Usage("unknown subcommand %r (subcommands: %s)\n%s"
                     % (args[0], " ".join(sorted(SUBCOMMANDS)), USAGE))
     return pid_text, subcommand, args, wants_help
@@ -138,7 +146,7 @@ def _split(argv: Sequence[str]):
 def _pid(text: Optional[str]) -> int:
     if text is None:
         raise Usage("which process? give its pid\n%s" % USAGE)
-    if not text.isdigit() or len(text) > 10 or int(text) == 0:
+    if not _DIGITS.fullmatch(text) or len(text) > 10 or int(text) == 0:
         raise Usage("%r is not a process id\n%s" % (text, USAGE))
     return int(text)
 

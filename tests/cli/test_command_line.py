@@ -232,3 +232,23 @@ def test_pyz_runs_from_outside_the_repository(zoo, tmp_path):
     proc = subprocess.run([str(first), "-x"], cwd=str(elsewhere), capture_output=True,
                           text=True, env=env, timeout=60)
     assert proc.returncode == 2 and proc.stderr.startswith("gdb_sockets:"), proc
+
+
+# --------------------------------------------------------------------------
+# The README's example
+
+
+def test_two_hosts_demo():
+    """demo/two_hosts.sh, as the README shows it: both hosts in one stream of
+    JSON lines, and the client on host-b woken by the shutdown."""
+    proc = subprocess.run([os.path.join(harness.REPO_DIR, "demo", "two_hosts.sh")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc
+    lines = proc.stdout.splitlines()
+    assert lines[1].startswith('  {"host":"host-b","pid":'), lines
+    rows = [line.split() for line in lines if line.startswith("  host-")]
+    assert [(r[0], r[4], r[6]) for r in rows] == [
+        ("host-a", "3", "LISTEN"), ("host-a", "4", "ESTAB"), ("host-b", "4", "ESTAB")], lines
+    assert rows[2][-1] == "recvfrom", lines
+    assert re.search(r"^  note: checked: LWP \d+ left recvfrom on fd 4$", proc.stdout, re.M)
+    assert lines[-1] == "client: recv() returned b''", lines

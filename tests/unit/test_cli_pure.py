@@ -48,6 +48,7 @@ def test_not_elf(header):
     (["shutdown", "--help"], (None, "shutdown", [], True)),
     # After '--', '--help' is an FD argument (refused later as one).
     (["42", "--", "--help"], ("42", None, ["--", "--help"], False)),
+    (["42", "--help", "--", "--help"], ("42", None, ["--", "--help"], True)),
     # -h is the prefix of -holders, as in gdb.
     (["42", "-h"], ("42", None, ["-h"], False)),
 ])
@@ -60,7 +61,7 @@ def test_unknown_subcommand_is_usage():
         cli._split(["42", "shutdwon", "3"])
 
 
-@pytest.mark.parametrize("text", [None, "abc", "0", "-1", "4.2", "1" * 11])
+@pytest.mark.parametrize("text", [None, "abc", "0", "-1", "4.2", "1" * 11, "\u00b2", "\u0664"])
 def test_bad_pid_is_usage(text):
     with pytest.raises(cli.Usage):
         cli._pid(text)
