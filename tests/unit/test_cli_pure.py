@@ -132,3 +132,24 @@ def test_the_package_parses_as_python_3_9():
                                  recursive=True)):
         with open(path) as f:
             ast.parse(f.read(), path, feature_version=(3, 9))
+
+
+@pytest.mark.parametrize("requested", ["auto", "pidfd"])
+def test_without_a_debugger_the_method_is_pidfd_with_nothing_to_explain(requested):
+    from gdb_sockets.actions.method_choice import Method, pick_without_debugger
+    assert pick_without_debugger(requested, 42) == Method("pidfd")
+
+
+@pytest.mark.parametrize("requested", ["call", "syscall"])
+def test_without_a_debugger_call_and_syscall_say_how_to_run_them_in_gdb(requested):
+    from gdb_sockets.actions.method_choice import pick_without_debugger
+    with pytest.raises(SocketsError, match=r"^-method %s runs code in the stopped process, "
+                       r"which needs gdb: gdb -p 42 -batch -ex 'sock-shutdown -method %s FD'$"
+                       % (requested, requested)):
+        pick_without_debugger(requested, 42)
+
+
+def test_without_a_debugger_an_unknown_method_is_refused():
+    from gdb_sockets.actions.method_choice import pick_without_debugger
+    with pytest.raises(SocketsError, match=r"^unknown method 'fast'"):
+        pick_without_debugger("fast", 42)
