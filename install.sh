@@ -8,6 +8,7 @@ usage() {
     cat <<'EOF'
 Usage: ./install.sh [--test-deps] [--no-gdbinit]
        ./install.sh --uninstall
+       ./install.sh --pyz[=PATH]
 
 Sets up gdb_sockets (the 'info sockets' and 'sock-shutdown' gdb commands):
 
@@ -30,6 +31,10 @@ Options:
   --no-gdbinit  Do not touch the gdb init file.
   --uninstall   Remove this repository's source line from the gdb init
                 file(s), nothing else, and exit.
+  --pyz[=PATH]  Only build the command line as one file, gdb-sockets.pyz
+                (or PATH): a zipapp of the package for any host's python3
+                (3.9 or later), run as 'python3 gdb-sockets.pyz PID --help'.
+                The build is reproducible (same tree, same SHA-256).
   -h, --help    Show this help.
 
 Running it again changes nothing that is already in place.
@@ -45,9 +50,11 @@ say() { printf '%s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$1" >&2; shift; for l in "$@"; do printf '  %s\n' "$l" >&2; done; exit 1; }
 
 RERUN="./install.sh${*:+ $*}"
-TEST_DEPS=0 GDBINIT=1 UNINSTALL=0
+TEST_DEPS=0 GDBINIT=1 UNINSTALL=0 PYZ=
 for arg in "$@"; do
     case $arg in
+        --pyz) PYZ=gdb-sockets.pyz ;;
+        --pyz=?*) PYZ=${arg#--pyz=} ;;
         --test-deps) TEST_DEPS=1 ;;
         --no-gdbinit) GDBINIT=0 ;;
         --uninstall) UNINSTALL=1 ;;
@@ -59,6 +66,54 @@ if [ "$UNINSTALL" = 1 ] && { [ "$TEST_DEPS" = 1 ] || [ "$GDBINIT" = 0 ]; }; then
     die "--uninstall takes no other option" "run: ./install.sh --uninstall"
 fi
 case $REPO in *$'\n'*) die "the repository path contains a newline" "move it to a plain path and rerun" ;; esac
+
+# ---------------------------------------------------------------- the single file
+
+# A zipapp as 'python3 -m zipapp' makes them (a #! line, then a zip of the
+# package and a __main__.py), written by hand so that the same tree gives
+# the same bytes: entries sorted, dates and modes fixed (zipapp takes the
+# directory's order and each file's date).
+build_pyz() {  # build_pyz OUTPUT
+    python3 - "$REPO" "$1" <<'PY'
+import hashlib, os, sys, zipfile
+repo, output = sys.argv[1], os.path.abspath(sys.argv[2])
+main = (b'"""gdb-sockets.pyz: python3 gdb-sockets.pyz --help."""\n'
+        b"import sys\nfrom gdb_sockets.cli import main\nsys.exit(main())\n")
+found = []
+for here, dirs, files in os.walk(os.path.join(repo, "gdb_sockets")):
+    dirs[:] = [d for d in dirs if d != "__pycache__"]
+    found += [os.path.join(here, n) for n in files if n.endswith(".py")]
+entries = [("__main__.py", main)]
+for path in sorted(found):
+    with open(path, "rb") as f:
+        entries.append((os.path.relpath(path, repo).replace(os.sep, "/"), f.read()))
+partial = os.path.join(os.path.dirname(output), ".%s.partial" % os.path.basename(output))
+try:
+    with open(partial, "wb") as f:
+        f.write(b"#!/usr/bin/env python3\n")
+        with zipfile.ZipFile(f, "w") as zf:
+            for name, data in entries:
+                info = zipfile.ZipInfo(name, (2000, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o100644 << 16
+                zf.writestr(info, data)
+    os.chmod(partial, 0o755)
+    os.replace(partial, output)
+finally:
+    if os.path.exists(partial):
+        os.unlink(partial)
+with open(output, "rb") as f:
+    digest = hashlib.sha256(f.read()).hexdigest()
+print("%s: %d bytes, sha256 %s" % (output, os.path.getsize(output), digest))
+PY
+}
+
+if [ -n "$PYZ" ]; then
+    if [ "$#" -ne 1 ]; then die "--pyz takes no other option" "run: ./install.sh --pyz[=PATH]"; fi
+    command -v python3 >/dev/null 2>&1 || die "python3 not found on PATH" "install Python 3, then rerun $RERUN"
+    build_pyz "$PYZ" || die "building $PYZ failed (output above)" "fix the cause, then rerun $RERUN"
+    exit 0
+fi
 
 LOG=$(mktemp "${TMPDIR:-/tmp}/gdb_sockets-install.XXXXXX")
 trap 'rm -f "$LOG"' EXIT

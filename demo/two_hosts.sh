@@ -53,7 +53,7 @@ for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
 ip -n "$NS_A" link set gsa$$ up
 ip -n "$NS_B" link set gsb$$ up
 
-"$PY" "$REPO/tools/build_pyz.py" "$WORK/gdb-sockets.pyz" >/dev/null
+"$REPO/install.sh" --pyz="$WORK/gdb-sockets.pyz" >/dev/null
 PYZ=$WORK/gdb-sockets.pyz
 
 SERVER='

@@ -7,7 +7,7 @@
 - What the shutdown says it saw about the waiting thread, the thread saw.
 - Exit status 0/1/2, one line on stderr, --help for each subcommand, the
   confirmation (a terminal is asked, no terminal means no), the single file
-  (tools/build_pyz.py) run from a directory outside the repository.
+  (./install.sh --pyz) run from a directory outside the repository.
 """
 
 import json
@@ -213,11 +213,11 @@ def test_help_for_each_subcommand(zoo):
 
 
 def test_pyz_runs_from_outside_the_repository(zoo, tmp_path):
-    build = [sys.executable, os.path.join(harness.REPO_DIR, "tools", "build_pyz.py")]
+    build = [os.path.join(harness.REPO_DIR, "install.sh")]
     first, second = tmp_path / "one" / "gdb-sockets.pyz", tmp_path / "two.pyz"
     first.parent.mkdir()
-    subprocess.run(build + [str(first)], check=True, capture_output=True, cwd=str(tmp_path))
-    subprocess.run(build + [str(second)], check=True, capture_output=True, cwd=str(tmp_path))
+    subprocess.run(build + ["--pyz=%s" % first], check=True, capture_output=True, cwd=str(tmp_path))
+    subprocess.run(build + ["--pyz=%s" % second], check=True, capture_output=True, cwd=str(tmp_path))
     assert first.read_bytes() == second.read_bytes(), "the build is not reproducible"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
