@@ -11,7 +11,7 @@ from typing import Optional
 import gdb
 
 from ..errors import SocketsError
-from . import inferior_call, syscall_inject
+from . import guard, inferior_call, syscall_inject
 from .method_choice import Method, check_method_name, pick_method
 
 
@@ -23,17 +23,25 @@ def choose_method(target, requested: str = "auto") -> Method:
     """
     check_method_name(requested)
     check_can_call()
-    return pick_method(requested, lambda name: method_unavailable(target, name))
+    auto = requested == "auto"
+    return pick_method(requested, lambda name: method_unavailable(target, name, auto))
 
 
-def method_unavailable(target, method: str) -> Optional[str]:
-    """Why ``method`` cannot run on this target, or None."""
+def method_unavailable(target, method: str, auto: bool = False) -> Optional[str]:
+    """Why ``method`` cannot run on this target, or None (``auto``: for auto,
+    which also avoids what would only be undone)."""
     if target.remote:
-        refusal = remote_refusal(method)
+        refusal = remote_refusal(method) or guard.remote_seccomp_refusal(target.reader,
+                                                                         target.pid)
         if refusal:
             return refusal
     if method == "call":
-        # The register probe first: it is cheap, reading libc's symbols is not.
+        # What gdb's state forbids (non-stop, record, 'may' settings, a
+        # sandbox) first: nothing is touched to know it.
+        why = guard.refusal("call", syscall_inject.SYS_SHUTDOWN, auto)
+        if why:
+            return why
+        # The register probe next: it is cheap, reading libc's symbols is not.
         why = inferior_call.call_unsafe_reason()
         if why:
             return why
@@ -45,7 +53,7 @@ def method_unavailable(target, method: str) -> Optional[str]:
             return "process %d has no shared libc shutdown() (a static binary?)" % target.pid
         return None
     if method == "syscall":
-        return syscall_inject.unsupported_reason()
+        return syscall_inject.unsupported_reason(auto)
     return None
 
 

@@ -12,7 +12,10 @@ from typing import BinaryIO, Optional
 
 from ..errors import SocketsError
 
+SHT_DYNAMIC = 6
 SHT_DYNSYM = 11
+PT_DYNAMIC = 2
+DT_NULL, DT_SONAME = 0, 14
 STT_FUNC = 2
 STT_GNU_IFUNC = 10
 PT_LOAD = 1
@@ -56,6 +59,31 @@ class _Elf64:
                 return vaddr & ~0xFFF
         return 0
 
+    def dynamic_vaddr(self):
+        """p_vaddr of PT_DYNAMIC (where the dynamic section is, before the load bias)."""
+        table = self._read(self.phoff, self.phentsize * self.phnum)
+        for i in range(self.phnum):
+            p_type, _flags, _offset, vaddr = struct.unpack_from("<IIQQ", table, i * self.phentsize)
+            if p_type == PT_DYNAMIC:
+                return vaddr
+        return None
+
+    def soname(self):
+        """DT_SONAME from the dynamic section, or None."""
+        for sh_type, offset, size, link, _entsize in list(self.sections()):
+            if sh_type != SHT_DYNAMIC:
+                continue
+            str_offset, str_size = self.section_offset_size(link)
+            strings = self._read(str_offset, str_size)
+            dynamic = self._read(offset, size)
+            for at in range(0, size - 15, 16):
+                tag, value = struct.unpack_from("<qQ", dynamic, at)
+                if tag == DT_NULL:
+                    break
+                if tag == DT_SONAME and value < len(strings):
+                    return strings[value:strings.find(b"\0", value)]
+        return None
+
     def section_offset_size(self, index: int):
         for i, (_t, offset, size, _link, _e) in enumerate(self.sections()):
             if i == index:
@@ -84,3 +112,9 @@ def dynamic_symbol(f: BinaryIO, name: str) -> Optional[int]:
                     return None  # the real address is chosen at run time
                 return st_value - elf.first_load_vaddr()
     return None
+
+
+def identity(f: BinaryIO):
+    """(DT_SONAME or None, PT_DYNAMIC p_vaddr or None) of a shared library."""
+    elf = _Elf64(f)
+    return elf.soname(), elf.dynamic_vaddr()

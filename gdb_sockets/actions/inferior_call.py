@@ -22,7 +22,7 @@ from typing import Dict, Optional, Tuple
 
 import gdb
 
-from . import libc_symbols
+from . import guard, libc_symbols, link_map
 from ..errors import SocketsError
 from ..view.render import escape
 
@@ -59,7 +59,7 @@ GDB_TIMES_CALLS = _has_parameter("direct-call-timeout")
 
 # Only the selected thread runs while we act on it.
 HOLD_OTHER_THREADS = {"scheduler-locking": "on"}
-CALL_SETTINGS = dict(HOLD_OTHER_THREADS, unwindonsignal="on", language="c")
+CALL_SETTINGS = dict(language="c", unwindonsignal="on", **HOLD_OTHER_THREADS)
 if GDB_TIMES_CALLS:
     CALL_SETTINGS.update({"direct-call-timeout": "%d" % CALL_TIMEOUT,
                           "unwind-on-timeout": "on"})
@@ -89,15 +89,26 @@ def _probe_vector_write() -> Optional[str]:
     except gdb.error as e:
         return "cannot read the vector registers to check (%s)" % e
     try:
-        gdb.execute("set $xmm15.v4_int32[0] = %d" % (value ^ 1), to_string=True)
+        _write_int32_lane(value ^ 1)
     except gdb.error as e:
         # The kernel refused the write, so the thread is unchanged; drop
         # gdb's cached copy, which holds the value it could not write.
         gdb.execute("maintenance flush register-cache", to_string=True)
         return "gdb cannot write this CPU's extended register state (%s)" % (
             str(e).rstrip("."),)
-    gdb.execute("set $xmm15.v4_int32[0] = %d" % value, to_string=True)
+    _write_int32_lane(value)
+    gdb.execute("maintenance flush register-cache", to_string=True)
+    if int(gdb.newest_frame().read_register("xmm15")["v4_int32"][0]) != value:
+        raise SocketsError("xmm15 could not be put back after the probe; do not detach "
+                           "before checking 'p $xmm15'")
     return None
+
+
+def _write_int32_lane(value: int) -> None:
+    """$xmm15.v4_int32[0] = value, as a 0x literal (no input radix reads it
+    otherwise; the caller set language c)."""
+    literal = "-0x%x" % -value if value < 0 else "0x%x" % value
+    gdb.execute("set $xmm15.v4_int32[0] = %s" % literal, to_string=True)
 
 
 _NR_TGKILL = 234  # x86-64
@@ -123,7 +134,7 @@ def call_int_function(address: int, *args: int, timeout: float = CALL_TIMEOUT) -
     signal); gdb has then unwound it.
     """
     prototype = "int (*)(%s)" % (", ".join("int" for _ in args) or "void")
-    function = gdb.parse_and_eval("(%s) %d" % (prototype, address)).dereference()
+    function = gdb.parse_and_eval("(%s) 0x%x" % (prototype, address)).dereference()
     int_type = gdb.lookup_type("int")
     values = [gdb.Value(arg).cast(int_type) for arg in args]
     late = "did not return within %.0f s; gdb unwound the call" % timeout
@@ -191,34 +202,90 @@ class _Watchdog:
 
 def _pointer_call(address: int) -> int:
     """Call a function returning a pointer (``__errno_location``)."""
-    function = gdb.parse_and_eval("(long (*)(void)) %d" % address).dereference()
+    function = gdb.parse_and_eval("(long (*)(void)) 0x%x" % address).dereference()
     try:
         return int(function()) & 0xFFFFFFFFFFFFFFFF
     except gdb.error as e:
         raise CallFailed(str(e).split("\n")[0]) from None
 
 
+def bound_libc(pid: int, reader):
+    """The dynamic linker's libc for the program: (LinkMapEntry, Mapping), or None.
+
+    Found in ld.so's link map (from the program's DT_DEBUG), not by a name
+    in /proc/PID/maps: a second library named libc.so.6 dlopen()ed later
+    may be mapped first.  Then checked: mapped at the link map's load
+    address, the file there (same inode) is a libc.so.6 whose dynamic
+    section is where the link map has it.
+    """
+    arch = gdb.selected_inferior().architecture().name()
+    if arch != "i386:x86-64":
+        raise SocketsError("the call method finds libc in 64-bit processes only (this is %s)"
+                           % arch)
+    inferior = gdb.selected_inferior()
+
+    def read(address: int, size: int) -> bytes:
+        try:
+            return bytes(inferior.read_memory(address, size))
+        except gdb.MemoryError as e:
+            raise SocketsError("cannot read the dynamic linker's list of libraries "
+                               "(%s)" % guard.first_line(e)) from None
+
+    try:
+        auxv = reader.read("/proc/%d/auxv" % pid)
+    except OSError as e:
+        raise SocketsError("cannot read /proc/%d/auxv: %s" % (pid, e.strerror or e)) from None
+    r_debug = link_map.r_debug_address(auxv, read)
+    if r_debug is None:
+        return None
+    entry = link_map.bound_libc(link_map.link_map(r_debug, read))
+    if entry is None:
+        return None
+    mapping = libc_symbols.libc_mapping_at(reader, pid, entry.l_addr)
+    if mapping is None:
+        raise SocketsError("the dynamic linker has libc (%s) at 0x%x, but nothing is mapped "
+                           "there from offset 0; not calling into it"
+                           % (escape(entry.name.decode("utf-8", "surrogateescape")),
+                              entry.l_addr))
+    libc_symbols.check_libc(reader, pid, mapping, entry.l_ld)
+    return entry, mapping
+
+
 def libc_shutdown_addresses(pid: int, reader) -> Optional[Tuple[int, int]]:
-    """(shutdown, __errno_location) in the target's libc, or None if not there."""
-    shutdown = libc_symbols.libc_function(reader, pid, "shutdown")
-    errno_location = libc_symbols.libc_function(reader, pid, "__errno_location")
+    """(shutdown, __errno_location) in the program's libc, or None if not there."""
+    found = bound_libc(pid, reader)
+    if found is None:
+        return None
+    entry, mapping = found
+    shutdown = libc_symbols.libc_function(reader, pid, mapping, "shutdown")
+    errno_location = libc_symbols.libc_function(reader, pid, mapping, "__errno_location")
     if shutdown is None or errno_location is None:
         return None
-    # gdb must agree that these are libc's functions: a wrong load base would
-    # otherwise send the call into arbitrary code.
-    for name, address in (("shutdown", shutdown), ("__errno_location", errno_location)):
-        where = gdb.execute("info symbol %d" % address, to_string=True)
-        if not where.startswith(name + " ") or "libc" not in where:
-            raise SocketsError("libc's %s resolved to 0x%x, but gdb says that is %s; "
-                               "not calling it" % (name, address, escape(where.strip())))
+    # gdb must agree that these addresses are in that library: a wrong load
+    # base would otherwise send the call into arbitrary code.
+    name = entry.name.decode("utf-8", "surrogateescape")
+    for function, address in (("shutdown", shutdown), ("__errno_location", errno_location)):
+        where = gdb.solib_name(address)
+        if where != name:
+            raise SocketsError("libc's %s resolved to 0x%x, but gdb says that is in %s, not "
+                               "%s; not calling it" % (function, address,
+                                                       escape(str(where)), escape(name)))
     return shutdown, errno_location
+
+
+# Compared, read again from the kernel, after a call that did not return.
+CHECKED_REGISTERS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9",
+                     "r10", "r11", "r12", "r13", "r14", "r15", "rip", "eflags", "orig_rax")
+PUT_BACK = "the thread was put back (registers read back and compared)"
 
 
 def call_shutdown(pid: int, reader, fd: int, how: int) -> Tuple[int, int]:
     """Run libc's shutdown(fd, how) in the selected thread: (retval, errno).
 
     The thread's errno is read before the call and written back after it,
-    so the program never sees ours.
+    so the program never sees ours.  If a call stops before it returns
+    (a breakpoint we could not disable), its dummy frame is popped and the
+    registers compared with those before.
     """
     addresses = libc_shutdown_addresses(pid, reader)
     if addresses is None:
@@ -227,13 +294,31 @@ def call_shutdown(pid: int, reader, fd: int, how: int) -> Tuple[int, int]:
     shutdown_address, errno_location = addresses
     inferior = gdb.selected_inferior()
     # The caller (actions/choose.py) has run call_unsafe_reason() already.
-    with temporary_settings(CALL_SETTINGS):
-        errno_address = _pointer_call(errno_location)
-        saved_errno = bytes(inferior.read_memory(errno_address, 4))
+    with guard.set_aside(CALL_SETTINGS):
+        saved = guard.snapshot(CHECKED_REGISTERS)
         try:
-            retval = call_int_function(shutdown_address, fd, how)
-            call_errno = int(gdb.Value(bytes(inferior.read_memory(errno_address, 4)),
-                                       gdb.lookup_type("int")))
-        finally:
-            inferior.write_memory(errno_address, saved_errno)
+            errno_address = _pointer_call(errno_location)
+            saved_errno = bytes(inferior.read_memory(errno_address, 4))
+            try:
+                retval = call_int_function(shutdown_address, fd, how)
+                call_errno = int(gdb.Value(bytes(inferior.read_memory(errno_address, 4)),
+                                           gdb.lookup_type("int")))
+            finally:
+                inferior.write_memory(errno_address, saved_errno)
+        except CallFailed as e:
+            raise CallFailed(_undo_stopped_call(str(e), saved)) from None
     return retval, (call_errno if retval != 0 else 0)
+
+
+def _undo_stopped_call(why: str, saved) -> str:
+    """After a call that did not return: its dummy frame popped if gdb left
+    one, the registers compared; what to say."""
+    popped = guard.pop_dummy_frame()
+    wrong = guard.differences(saved)
+    if wrong:
+        return ("%s; the thread could NOT be put back: %s; do not detach: set them back "
+                "by hand ('set $REG = VALUE')" % (why, "; ".join(wrong)))
+    if popped:
+        return ("the call stopped before it returned (%s); its dummy frame was popped and "
+                "%s" % (why.rstrip("."), PUT_BACK))
+    return "%s; %s" % (why.rstrip("."), PUT_BACK)

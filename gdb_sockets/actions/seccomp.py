@@ -273,11 +273,12 @@ def mode(status_text: str) -> Optional[int]:
     return None
 
 
-def refusal(status_text: str, tid: int, call: Call) -> Optional[str]:
+def refusal(status_text: str, tid: int, call: Call, trap_ok: bool = False) -> Optional[str]:
     """Why running ``call`` in thread ``tid`` could harm it under seccomp, or None.
 
     None also when the filters answer with an error (ERRNO: the call fails
-    and is reported) or allow it.
+    and is reported) or allow it, and, with ``trap_ok``, with SIGSYS
+    (TRAP), which the caller undoes: the signal is never delivered.
     """
     current = mode(status_text)
     if not current:
@@ -289,13 +290,18 @@ def refusal(status_text: str, tid: int, call: Call) -> Optional[str]:
     except FiltersUnreadable as e:
         return ("the thread has a seccomp filter that cannot be read (%s; it needs "
                 "CAP_SYS_ADMIN), so the call might kill the process" % e)
+    return judgement(filters, call, trap_ok)
+
+
+def judgement(filters, call: Call, trap_ok: bool = False) -> Optional[str]:
+    """What refusal() says once the filters are read (see there)."""
     try:
         value = verdict(filters, call)
     except Unknown as e:
         return ("the thread's seccomp filter cannot be judged here (%s), so the call "
                 "might kill the process" % e)
     action = action_of(value)
-    if action in HARMLESS:
+    if action in HARMLESS or (trap_ok and action == RET_TRAP):
         return None
     return "the process's seccomp filter answers shutdown(2) with %s: %s" % (
         describe(value), WHAT_IT_DOES[action])

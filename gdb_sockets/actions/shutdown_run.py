@@ -12,6 +12,8 @@ and syscall_inject (gdb glue) are imported only for such a target.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -78,13 +80,16 @@ def _run_method(target, method: str, sock: Socket, how: int) -> Tuple[int, int]:
     """
     if method == "pidfd":
         return pidfd_copy.shutdown_copy(target.pid, sock.fd, sock.inode, how)
-    from . import inferior_call, syscall_inject  # gdb glue: settled only under gdb
+    import gdb  # gdb glue: settled only under gdb
+    from . import inferior_call, syscall_inject
     try:
         if method == "call":
             return inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how)
         return syscall_inject.shutdown(sock.fd, how)
     except inferior_call.CallFailed as e:
         raise SocketsError(str(e)) from None
+    except gdb.error as e:  # the process died under gdb, most likely: the caller looks
+        raise SocketsError("gdb failed: %s" % str(e).split("\n")[0]) from None
 
 
 def perform_shutdown(target, chosen: Sequence[Socket], how: int,
@@ -93,7 +98,8 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int,
 
     A failure of the call itself (crash, timeout, a gdb error) is recorded
     in its Outcome and the remaining sockets are not attempted: nothing
-    falls through to another method.
+    falls through to another method.  If the process died meanwhile, that
+    alone is said (SocketsError): nothing else about it would be true.
     """
     calls = waiting_calls(target, chosen)
     outcomes = []
@@ -104,8 +110,10 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int,
         try:
             outcome.retval, outcome.errno = _run_method(target, method.name, sock, how)
         except SocketsError as e:
+            _refuse_if_died(target, settle=1.0)
             outcome.failure = str(e)
             break
+    _refuse_if_died(target)
     after = {s.fd: s for s in list_sockets(target.reader, target.pid,
                                            local=not target.remote).sockets}
     for outcome in outcomes:
@@ -164,3 +172,51 @@ def check_waiters(target, outcomes: Sequence[Outcome], calls: Dict[int, InSyscal
                 note = "checked: LWP %d left %s on fd %d" % (waiter.lwp, waiter.syscall,
                                                              outcome.fd)
             outcome.notes.append(note)
+
+
+def _refuse_if_died(target, settle: float = 0.0) -> None:
+    """Raise SocketsError saying how, if the process died during the operation."""
+    how = process_death(target.reader, target.pid, settle)
+    if how is not None:
+        raise SocketsError("process %d died during the operation (%s); nothing is left to "
+                           "put back" % (target.pid, how))
+
+
+def process_death(reader, pid: int, settle: float = 0.0) -> Optional[str]:
+    """How process ``pid`` died ('killed by SIGKILL', 'exited with status 3',
+    'died'), or None while it lives; ``reader`` reads its /proc (local or
+    through gdbserver).
+
+    A process killed while gdb held it takes a moment to become a zombie:
+    after a failure, ``settle`` seconds are given to a process that is
+    neither stopped nor dead to become one or the other.
+    """
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            stat = reader.read("/proc/%d/stat" % pid)
+        except FileNotFoundError:
+            return "died"
+        except OSError:
+            return None
+        fields = stat[stat.rindex(b")") + 2:].split()
+        state = fields[:1]
+        if state in ([b"Z"], [b"X"]):
+            break
+        if state in ([b"t"], [b"T"]) or time.monotonic() >= deadline:
+            return None
+        time.sleep(0.01)
+    # Field 52, exit_code: the status waitpid() will see.
+    if len(fields) <= 49 or not fields[49].isdigit():
+        return "died"
+    status = int(fields[49])
+    if os.WIFSIGNALED(status):
+        return "killed by %s" % _signal_name(os.WTERMSIG(status))
+    return "exited with status %d" % os.WEXITSTATUS(status)
+
+
+def _signal_name(signo: int) -> str:
+    try:
+        return signal.Signals(signo).name
+    except ValueError:
+        return "SIG%d" % signo

@@ -2,7 +2,8 @@
 
 A SocketsError becomes a gdb error, its message prefixed here with the
 command's name ("info sockets: no process; ..."), the one place a prefix
-is added; the cyclic garbage collector waits while the command runs.
+is added (to any gdb.error that escaped too: never a traceback); the
+cyclic garbage collector waits while the command runs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class SocketsCommand(gdb.Command):
                 self.run(argument)
         except SocketsError as e:
             raise gdb.GdbError("%s: %s" % (self.NAME, e)) from None
+        except gdb.error as e:
+            # A gdb error none of our code foresaw: a message, never a
+            # Python traceback.
+            raise gdb.GdbError("%s: gdb failed: %s" % (self.NAME, str(e).split("\n")[0])) \
+                from None
 
     def run(self, argument):
         raise NotImplementedError

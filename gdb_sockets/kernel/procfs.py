@@ -162,6 +162,7 @@ class Mapping:
     perms: str
     offset: int
     path: str
+    inode: int = 0  # of the mapped file (0 for anonymous memory)
 
 
 def read_maps(reader, pid: int) -> List[Mapping]:
@@ -181,5 +182,6 @@ def read_maps(reader, pid: int) -> List[Mapping]:
             continue
         start, end = fields[0].split("-")
         maps.append(Mapping(int(start, 16), int(end, 16), fields[1], int(fields[2], 16),
-                            fields[5] if len(fields) == 6 else ""))
+                            fields[5] if len(fields) == 6 else "",
+                            int(fields[4]) if fields[4].isdigit() else 0))
     return maps

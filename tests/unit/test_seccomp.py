@@ -132,3 +132,22 @@ def test_strict_mode_is_refused():
 def test_unpack_reads_sock_filter():
     raw = struct.pack("<HBBI", 0x15, 1, 2, 48) + struct.pack("<HBBI", 6, 0, 0, 7)
     assert seccomp.unpack(raw) == [(0x15, 1, 2, 48), (6, 0, 0, 7)]
+
+
+@pytest.mark.parametrize("name,trap_ok,expected", [
+    ("nh_target_trap", False, "answers shutdown(2) with SECCOMP_RET_TRAP: the call would "
+                              "raise SIGSYS"),
+    ("nh_target_trap", True, None),               # the caller undoes the SIGSYS
+    ("nh_target_kill", True, "with SECCOMP_RET_KILL_PROCESS: the process would be killed"),
+    ("libseccomp_allowlist_kill", True, "SECCOMP_RET_KILL_PROCESS"),
+    ("nh_target_errno", False, None),             # fails with EPERM, reported
+    ("libseccomp_errno_shutdown_fd4", False, "cannot be judged here (the filter looks at "
+                                             "argument 0"),
+])
+def test_judgement(name, trap_ok, expected):
+    said = seccomp.judgement([program(name)], Call(SHUTDOWN), trap_ok)
+    if expected is None:
+        assert said is None
+    else:
+        assert expected in said, said
+
