@@ -219,6 +219,8 @@ def _put_back(inferior, site: int, original: Optional[bytes], saved) -> None:
     """Code bytes and registers as they were (rip and orig_rax last), then checked."""
     if original is not None:
         inferior.write_memory(site, original)
+    # Every register that differs, not only those we wrote: a stop hook of
+    # the user's or another extension's may have changed one at our step.
     for name, value in saved.items():
         if name not in ("rip", "orig_rax") and guard.read_register(name) != value:
             guard.write_register(name, value)

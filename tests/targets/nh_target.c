@@ -19,7 +19,8 @@
  * Prints
  *   READY {"pid": P, "blocked_tid": T, "busy_tid": B, "port": PORT,
  *          "fds": {"listen": L, "client": C, "accepted": A}}
- * and the main thread waits in recv(client).  When recv returns it prints
+ * and the main thread waits in recv(client), with 0x89abcdef in the low
+ * 32 bits of xmm15 (a value that reads differently in decimal and hex).  When recv returns it prints
  *   "WOKE ret=R errno=E"
  * and then "SPIN ok" if the busy thread kept going with its invariants
  * intact ("SPIN stuck" / "SPIN corrupt" otherwise), and stays in pause().
@@ -163,6 +164,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     char buf[64];
+    __asm__ volatile("movq %0, %%xmm15" : : "r"(0x0123456789abcdefULL) : "xmm15");
     ssize_t ret = recv(cfd, buf, sizeof buf, 0);
     int err = ret < 0 ? errno : 0;
     printf("WOKE ret=%zd errno=%d\n", ret, err);
