@@ -210,24 +210,6 @@ def test_user_breakpoints_do_not_stop_the_operation(nh_binary, targets, setup, m
     assert "already hit" not in table, table
 
 
-def test_a_watchpoint_on_errno_does_not_stop_the_call(nh_binary, targets):
-    """shutdown() fails with EPERM (a seccomp filter) and writes errno, on
-    which the user has a watchpoint: set aside for the call, it is not
-    hit."""
-    method_here("call")
-    target = start(targets, nh_binary, "--seccomp", "errno")
-    fd = target.info["fds"]["client"]
-    result = gdb_batch(target.pid, "watch -l *(int *) __errno_location()",
-                       "sock-shutdown -method call %d" % fd, echo("@@BREAKPOINTS"),
-                       "info breakpoints")
-    no_traceback(result)
-    assert "= -1, EPERM: Operation not permitted [method: call]" in result.out, result.out
-    table = result.out.split("@@BREAKPOINTS")[1]
-    assert re.search(r"^1\s+hw watchpoint\s+keep\s+y\s", table, re.M), table
-    assert "already hit" not in table, table
-    assert_untouched_then_fine(target, fd)
-
-
 def test_stop_inside_the_call_is_undone(nh_binary, targets, tmp_path):
     """A stop inside the call that no setting prevents: another extension
     plants a breakpoint in shutdown() as gdb starts the call (after the
