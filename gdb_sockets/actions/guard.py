@@ -32,7 +32,7 @@ import contextlib
 import os
 import signal
 import time
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional
 
 import gdb
 
@@ -56,7 +56,8 @@ WHAT_IT_NEEDS = {
 
 # Signals our own step or call can raise in the thread: a sandbox's SIGSYS,
 # a fault.  If the user told gdb not to stop on one, gdb would deliver it
-# inside our step (SIGSYS's default action kills the process).
+# inside our step (SIGSYS's default action kills the process) unless the
+# program catches it.
 OUR_SIGNALS = ("SIGSYS", "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE")
 OUR_SIGNAL_NUMBERS = frozenset(int(getattr(signal, name)) for name in OUR_SIGNALS)
 
@@ -167,15 +168,40 @@ def _parameter_text(value) -> str:
 
 
 def _make_our_signals_stop() -> List[str]:
-    """`handle SIG stop` for OUR_SIGNALS that do not stop; the commands that undo it."""
+    """`handle SIG stop` for OUR_SIGNALS that do not stop and that the
+    program does not catch (its default action kills it); the commands
+    that undo it.  A signal the program catches (a sandbox's SIGSYS
+    handler that emulates the call, a runtime's SIGSEGV handler) is left
+    as the user set it: the program expects it."""
+    caught = _caught_signals()
     undo = []
     for name in OUR_SIGNALS:
+        if int(getattr(signal, name)) in caught:
+            continue
         stop, printed = _signal_flags(name)
         if stop:
             continue
         gdb.execute("handle %s stop" % name, to_string=True)
         undo.append("handle %s nostop %s" % (name, "print" if printed else "noprint"))
     return undo
+
+
+def _caught_signals() -> frozenset:
+    """The signals the selected process has a handler for (SigCgt of
+    /proc/PID/status); none known through gdbserver."""
+    inferior = gdb.selected_inferior()
+    connection = inferior.connection
+    if connection is not None and connection.type != "native":
+        return frozenset()
+    try:
+        with open("/proc/%d/status" % inferior.pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    mask = int(line.split(":", 1)[1].strip(), 16)
+                    return frozenset(n for n in range(1, 65) if mask >> (n - 1) & 1)
+    except (OSError, ValueError):
+        pass
+    return frozenset()
 
 
 def _signal_flags(name: str):

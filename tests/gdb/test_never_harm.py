@@ -525,6 +525,7 @@ def test_user_state_is_restored(nh_binary, targets, method):
     assert "Default input radix for entering numbers is 16." in before, before
     assert "Default output radix for printing of values is 16." in before, before
     assert settings_text(between(result.out, "@@AFTER", "@@END")) == before
+    assert_woke_and_fine(target)
 
 
 def settings_text(shown: str) -> str:
@@ -532,7 +533,6 @@ def settings_text(shown: str) -> str:
     # like it (once after 'set language'): not a setting.
     return "\n".join(line for line in shown.splitlines()
                      if not line.startswith("Warning: the current language does not match"))
-    assert_woke_and_fine(target)
 
 
 # --------------------------------------------------------------------------

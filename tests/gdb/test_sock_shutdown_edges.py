@@ -119,7 +119,8 @@ def test_call_that_never_returns_is_unwound_and_the_target_lives(targets):
         assert "-method call cannot run here" in result.err, result
     else:
         assert re.search(r"^shutdown\(%d, SHUT_RDWR\) did not complete: did not return within "
-                         r"5 s; gdb unwound the call \[method: call\]$" % fd, result.out, re.M), result
+                         r"5 s; gdb unwound the call; the thread was put back \(registers read "
+                         r"back and compared\) \[method: call\]$" % fd, result.out, re.M), result
         assert "sock-shutdown: failed: fd %d: did not return within 5 s" % fd in result.err
     if shows:
         assert 'Timeout for direct inferior function calls is "unlimited".' in result.out
