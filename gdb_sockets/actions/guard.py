@@ -1,4 +1,4 @@
-"""Running code in the target whatever the user's gdb state is (gdb glue).
+"""gdb glue: running code in the target whatever the user's gdb state is.
 
 The `call` and `syscall` methods run code in a thread of the target.  What
 they do must not depend on the user's settings, breakpoints or modes, and

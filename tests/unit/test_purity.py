@@ -15,8 +15,9 @@ PURE = ["model", "errors",
         "listing.plan", "listing.records", "listing.tables",
         "view.filters", "view.holders", "view.inspect", "view.notes", "view.options",
         "view.render", "view.shutdown_report", "view.waiters",
-        "actions.elf", "actions.libc_symbols", "actions.method_choice", "actions.outcome",
-        "actions.pidfd_copy", "actions.shutdown_run", "kernel.process", "cli", "__main__"]
+        "actions.elf", "actions.libc_symbols", "actions.link_map", "actions.method_choice",
+        "actions.outcome", "actions.pidfd_copy", "actions.seccomp", "actions.shutdown_run",
+        "kernel.process", "cli", "__main__"]
 
 # In a fresh interpreter: a finder that records every attempt to import gdb
 # (even one guarded by try/except ImportError), then the pure modules.
