@@ -89,7 +89,40 @@ def refusal(method: str, nr: int, chosen_by_auto: bool = False) -> Optional[str]
         if not gdb.parameter(name):
             return "'%s' is off: gdb may not %s; use -method pidfd" % (
                 name, WHAT_IT_NEEDS[name])
+    pending = kernel_pending_signals()
+    if pending:
+        return ("the selected thread has %s pending in the kernel, which it takes before "
+                "any code of ours runs (a process stopped with SIGSTOP has one); use "
+                "-method pidfd" % ", ".join(signal_name(n) for n in sorted(pending)))
     return seccomp_refusal(nr, trap_ok=not chosen_by_auto)
+
+
+def kernel_pending_signals() -> frozenset:
+    """Signals the kernel holds for the selected thread (its own or its
+    process's) that it does not block: the thread takes them as soon as it
+    runs, before a step or a call does anything.  Only for a local process."""
+    inferior = gdb.selected_inferior()
+    connection = inferior.connection
+    if connection is not None and connection.type != "native":
+        return frozenset()
+    tid = gdb.selected_thread().ptid[1] or inferior.pid
+    fields = _status_fields(inferior.pid, tid)
+    mask = (fields.get("SigPnd", 0) | fields.get("ShdPnd", 0)) & ~fields.get("SigBlk", 0)
+    return frozenset(n for n in range(1, 65) if mask >> (n - 1) & 1)
+
+
+def _status_fields(pid: int, tid: int) -> Dict[str, int]:
+    """The hexadecimal signal masks of /proc/PID/task/TID/status."""
+    fields = {}
+    try:
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            for line in f:
+                key, _sep, value = line.partition(":")
+                if key in ("SigPnd", "ShdPnd", "SigBlk", "SigCgt"):
+                    fields[key] = int(value.strip(), 16)
+    except (OSError, ValueError):
+        pass
+    return fields
 
 
 def seccomp_refusal(nr: int, trap_ok: bool) -> Optional[str]:
@@ -297,14 +330,9 @@ def discard_signal() -> None:
 
 def pending_sigtrap(pid: int, tid: int) -> bool:
     """True when the kernel holds a SIGTRAP for the thread that it can deliver."""
-    fields = {}
-    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
-        for line in f:
-            key, _sep, value = line.partition(":")
-            fields[key] = value.strip()
+    fields = _status_fields(pid, tid)
     bit = 1 << (signal.SIGTRAP - 1)
-    return bool(int(fields.get("SigPnd", "0"), 16) & bit) and \
-        not int(fields.get("SigBlk", "0"), 16) & bit
+    return bool(fields.get("SigPnd", 0) & bit) and not fields.get("SigBlk", 0) & bit
 
 
 # --------------------------------------------------------------------------

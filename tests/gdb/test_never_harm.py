@@ -429,6 +429,48 @@ def test_dlopened_impostor_libc_is_not_called(nh_binary, impostor_dir, targets):
     assert "IMPOSTOR" not in target.stderr()
 
 
+def test_an_ld_preload_shutdown_is_not_called(nh_binary, targets):
+    """Held before, must still hold: a preloaded library defining
+    shutdown() (here nh_impostor without a soname) is not libc."""
+    method_here("call")
+    library = build("nh_impostor", "-shared", "-fPIC")
+    target = targets([nh_binary], env=dict(os.environ, LD_PRELOAD=library))
+    wait_blocked(target.pid, target.info["blocked_tid"], NR_RECVFROM)
+    fd = target.info["fds"]["client"]
+    assert library in open("/proc/%d/maps" % target.pid).read()
+    result = gdb_batch(target.pid, "sock-shutdown %d" % fd)
+    assert_shut_by_us(result, target, fd, "call")
+    assert "IMPOSTOR" not in target.stderr()
+
+
+@pytest.mark.parametrize("method", ["syscall", "call"])
+def test_a_sigstopped_target_refuses_code_in_it(nh_binary, targets, method):
+    """A process stopped with SIGSTOP holds it pending in each thread: a
+    step or a call would take it first.  Refused before anything; the
+    process stays as the user left it until SIGCONT."""
+    target = start(targets, nh_binary)
+    fd = target.info["fds"]["client"]
+    os.kill(target.pid, signal.SIGSTOP)
+    result = gdb_batch(target.pid, "sock-shutdown -method %s %d" % (method, fd))
+    assert_refused(result, "has SIGSTOP pending in the kernel")
+    os.kill(target.pid, signal.SIGCONT)
+    assert_untouched_then_fine(target, fd)
+
+
+def test_a_sigstopped_target_default_uses_pidfd(nh_binary, targets):
+    target = start(targets, nh_binary)
+    fd = target.info["fds"]["client"]
+    os.kill(target.pid, signal.SIGSTOP)
+    result = gdb_batch(target.pid, "sock-shutdown %d" % fd)
+    no_traceback(result)
+    assert result.rc == 0, result
+    assert SHUT_OK.search(result.out) and "[method: pidfd]" in result.out, result.out
+    with open("/proc/%d/status" % target.pid) as f:
+        assert "State:\tT (stopped)" in f.read()  # as the user left it
+    os.kill(target.pid, signal.SIGCONT)
+    assert_woke_and_fine(target)
+
+
 # --------------------------------------------------------------------------
 # Row 6 and the gdb-error principle: the process dies mid-operation
 
