@@ -59,7 +59,6 @@ WHAT_IT_NEEDS = {
 # inside our step (SIGSYS's default action kills the process) unless the
 # program catches it.
 OUR_SIGNALS = ("SIGSYS", "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE")
-OUR_SIGNAL_NUMBERS = frozenset(int(getattr(signal, name)) for name in OUR_SIGNALS)
 
 SYS_SECCOMP, SYS_USER_DISPATCH = 1, 2
 

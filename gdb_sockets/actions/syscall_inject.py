@@ -170,13 +170,16 @@ def _inject(inferior, pid: int, tid: int, number: int, args: Sequence[int]) -> i
     finally:
         _put_back(inferior, site, original, saved)
     if problem:
-        raise CallFailed("%s; %s; nothing was done" % (problem, PUT_BACK))
+        what, ran = problem
+        raise CallFailed("%s; %s; %s" % (what, PUT_BACK, "nothing was done" if ran is False
+                                         else "whether the syscall ran is not known"))
     return result
 
 
-def _step_problem(pid, tid, stop, after_pc, site, end, number) -> Optional[str]:
-    """What went wrong in the step (None: the syscall ran), having dealt with
-    the signal it stopped on."""
+def _step_problem(pid, tid, stop, after_pc, site, end, number) -> Optional[tuple]:
+    """What went wrong in the step and whether the syscall ran (False: it
+    did not; None: unknown), having dealt with the signal it stopped on;
+    None when the syscall ran."""
     signo, code, syscall = stop if stop else (None, None, None)
     if signo == signal.SIGSYS and after_pc == end and (
             (code == guard.SYS_SECCOMP and syscall == number) or code == guard.SYS_USER_DISPATCH):
@@ -185,20 +188,17 @@ def _step_problem(pid, tid, stop, after_pc, site, end, number) -> Optional[str]:
         guard.discard_signal()
         consumed = _consume_pending_sigtrap(pid, tid, end)
         by = "seccomp" if code == guard.SYS_SECCOMP else "syscall user dispatch"
-        return "the injected syscall raised SIGSYS (%s) instead of running; the signal was " \
-               "discarded%s" % (by, consumed)
+        return ("the injected syscall raised SIGSYS (%s) instead of running; the signal was "
+                "discarded%s" % (by, consumed), False)
     if signo in (None, signal.SIGTRAP) and after_pc == end:
         return None
     if signo not in (None, signal.SIGTRAP) and after_pc == site:
         # A signal came before the instruction ran: the program's, not ours.
-        return ("%s arrived before the injected syscall ran; it is delivered when the "
-                "process resumes" % guard.signal_name(signo))
-    if signo in guard.OUR_SIGNAL_NUMBERS and after_pc in (site, end):
-        guard.discard_signal()
-        return "the injected syscall raised %s; the signal was discarded" % (
-            guard.signal_name(signo),)
+        return ("%s arrived before the injected syscall ran; it is left to the program, "
+                "as gdb's 'info signals' says" % guard.signal_name(signo), False)
     return ("the injected syscall instruction did not complete (pc 0x%x, expected 0x%x%s)"
-            % (after_pc, end, ", stopped by %s" % guard.signal_name(signo) if signo else ""))
+            % (after_pc, end, ", stopped by %s" % guard.signal_name(signo) if signo else ""),
+            None)
 
 
 def _consume_pending_sigtrap(pid: int, tid: int, end: int) -> str:
