@@ -11,10 +11,9 @@ the command returns.  This module holds what both need:
 - ``set_aside(...)``: for the operation, gdb settings pinned, the user's
   breakpoints disabled, the signals our step can raise made to stop;
   everything restored after, whatever happens;
-- register writes that no setting can reinterpret, read back and
-  compared; the dummy frame popped after a stop inside a call; the signal
-  our step raised discarded;
-- ``death(pid, reader)``: whether the process died meanwhile, and how.
+- register writes that no setting can reinterpret, and the comparison
+  that alone may say "put back"; the dummy frame popped after a stop
+  inside a call; the signal our step raised discarded.
 
 Facts (measured on gdb 13.1 and 18.1, notes/issue12.md): gdb has no
 Frame.write_register; `set $REG = 0x...` is read as hex whatever
@@ -29,9 +28,7 @@ which one more stepi consumes before any instruction runs.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import time
 from typing import Dict, Iterable, List, Optional
 
 import gdb
@@ -332,58 +329,6 @@ def pending_sigtrap(pid: int, tid: int) -> bool:
     fields = _status_fields(pid, tid)
     bit = 1 << (signal.SIGTRAP - 1)
     return bool(fields.get("SigPnd", 0) & bit) and not fields.get("SigBlk", 0) & bit
-
-
-# --------------------------------------------------------------------------
-# The process dying under us
-
-
-def death(pid: int, reader, settle: float = 0.0) -> Optional[str]:
-    """How process ``pid`` died ('killed by SIGKILL', 'exited with status 3',
-    'died'), or None while it lives.  ``reader`` reads the target's /proc
-    (local or through gdbserver).
-
-    A process killed while gdb held it takes a moment to become a zombie;
-    after a failure, ``settle`` seconds are given to a process that is
-    neither stopped nor dead to become one or the other.
-    """
-    deadline = time.monotonic() + settle
-    while True:
-        try:
-            stat = reader.read("/proc/%d/stat" % pid)
-        except FileNotFoundError:
-            return _gdb_exit_text() or "died"
-        except OSError:
-            return None
-        fields = stat[stat.rindex(b")") + 2:].split()
-        state = fields[:1]
-        if state in ([b"Z"], [b"X"]):
-            break
-        if state in ([b"t"], [b"T"]) or time.monotonic() >= deadline:
-            return None
-        time.sleep(0.01)
-    # Field 52, exit_code: the status waitpid() will see.
-    status = int(fields[49]) if len(fields) > 49 and fields[49].isdigit() else None
-    if status is None:
-        return _gdb_exit_text() or "died"
-    if os.WIFSIGNALED(status):
-        return "killed by %s" % signal_name(os.WTERMSIG(status))
-    return "exited with status %d" % os.WEXITSTATUS(status)
-
-
-def _gdb_exit_text() -> Optional[str]:
-    signo = gdb.convenience_variable("_exitsignal")
-    if signo is not None:
-        return "killed by %s" % signal_name(int(signo))
-    code = gdb.convenience_variable("_exitcode")
-    if code is not None:
-        return "exited with status %d" % int(code)
-    return None
-
-
-def death_message(pid: int, how: str) -> str:
-    return "process %d died during the operation (%s); nothing is left to put back" % (
-        pid, how)
 
 
 def first_line(error: BaseException) -> str:
