@@ -26,7 +26,7 @@ from .errors import SocketsError
 from .kernel.target import Target, current_target
 from .listing.join import Listing
 from .model import Details, Socket
-from .view import inspect
+from .view import inspect, shutdown_report
 from .view.filters import SocketFilter
 
 
@@ -87,12 +87,16 @@ def perform_shutdown(target: Target, chosen: Sequence[Socket], how: int,
         return shutdown_run.perform_shutdown(target, chosen, how, method)
 
 
-def shutdown_fd(fd: int, how: str = "both", method: str = "auto") -> Outcome:
+def shutdown_fd(fd: int, how: str = "both", method: str = "auto",
+                force: bool = False) -> Outcome:
     """Shut down one socket fd of the selected inferior and return the verified outcome.
 
     ``how`` is "read", "write" or "both".  Raises SocketsError, touching
-    nothing, if fd is not an open socket; a shutdown the kernel refused
-    comes back as an Outcome with ``ok`` False and ``errno`` set.
+    nothing, if fd is not an open socket, or if a waiting thread is
+    predicted to kill the process or spin and ``force`` is False; a
+    shutdown the kernel refused comes back as an Outcome with ``ok`` False
+    and ``errno`` set.  ``Outcome.predictions`` says what each waiting
+    thread does on resume.
     """
     with _said_by("sock-shutdown"):
         how_code = parse_how(how)
@@ -103,7 +107,11 @@ def shutdown_fd(fd: int, how: str = "both", method: str = "auto") -> Outcome:
             target, SocketFilter(fds=frozenset({fd})), method)
         if not chosen:
             raise SocketsError("fd %d closed while it was being looked at" % fd)
-        return shutdown_run.perform_shutdown(target, chosen, how_code, resolved)[0]
+        forecasts, safer = inspect.forecasts(target, chosen, how_code)
+        harm = shutdown_report.harm(chosen, how_code, forecasts, safer)
+        if harm is not None and not force:
+            raise SocketsError(harm.refusal.replace("give -force", "pass force=True"))
+        return shutdown_run.perform_shutdown(target, chosen, how_code, resolved, forecasts)[0]
 
 
 __all__ = ["METHODS", "Method", "Details", "choose_method", "check_can_call",

@@ -154,6 +154,14 @@ class Waiter:
     lwp: int
     syscall: str
     detail: Optional[str] = None
+    # What view/predict.py needs, not compared (tests name waiters by the
+    # three fields above): the poll bits that end a poll/select/epoll wait
+    # (None for a direct call, or when its memory could not be read), the
+    # epoll registration's EPOLLET/EPOLLONESHOT, a send's flags argument.
+    interest: Optional[int] = field(default=None, compare=False)
+    edge_triggered: bool = field(default=False, compare=False)
+    oneshot: bool = field(default=False, compare=False)
+    send_flags: Optional[int] = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         return {"lwp": self.lwp, "syscall": self.syscall, "detail": self.detail}

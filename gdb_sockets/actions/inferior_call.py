@@ -176,8 +176,10 @@ class _Watchdog:
             try:
                 os.close(read_end)
                 time.sleep(self.timeout)
-                _tgkill(self.pid, self.tid, signal.SIGINT)
+                # Said before it is done: under load gdb could otherwise see
+                # the stop and ask fired() before this child wrote (seen).
                 os.write(write_end, b"!")
+                _tgkill(self.pid, self.tid, signal.SIGINT)
                 while True:
                     signal.pause()
             finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno as errno_module
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ..errors import SocketsError
 from ..model import Socket
@@ -49,8 +49,17 @@ class Outcome:
     errno: Optional[int] = None
     after: Optional[Socket] = None
     failure: Optional[str] = None  # the call itself failed (crash, timeout)
+    interrupted: bool = False  # by Ctrl-C: the rest were not attempted
+    # The connection's state in a table row of no fd (TIME-WAIT) when the
+    # fd's own socket left the table; None otherwise.
+    connection_state: Optional[str] = None
+    # lwp -> the check of its prediction against the socket right after the
+    # act (view/predict.check), where one could be made.
+    checks: Dict[int, str] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
     stopped: bool = True  # a debugger holds the process: nothing moves until it resumes
+    # view/predict.py Predictions: what each waiting thread does on resume.
+    predictions: List[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -79,4 +88,7 @@ class Outcome:
             "ok": self.ok, "failure": self.failure,
             "before": self.before.to_json(),
             "after": self.after.to_json() if self.after is not None else None,
+            "connection_state": self.connection_state,
+            "predictions": [dict(p.to_json(), checked=self.checks.get(p.lwp))
+                            for p in self.predictions],
         }

@@ -18,11 +18,12 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import SocketsError
-from ..kernel import procfs
+from ..kernel import procfs, procnet
+from ..kernel.fd_copies import CopyUnavailable, FdCopies
 from ..kernel.proc_task import GONE, IN_CALL, RUNNING, InSyscall, thread_call
-from ..listing.join import list_sockets
 from ..model import Socket
 from ..view.filters import SocketFilter
+from ..view import predict
 from ..view.inspect import annotated, listing_of
 from ..view.render import escape
 from . import pidfd_copy
@@ -92,8 +93,8 @@ def _run_method(target, method: str, sock: Socket, how: int) -> Tuple[int, int]:
         raise SocketsError("gdb failed: %s" % str(e).split("\n")[0]) from None
 
 
-def perform_shutdown(target, chosen: Sequence[Socket], how: int,
-                     method: Method) -> List[Outcome]:
+def perform_shutdown(target, chosen: Sequence[Socket], how: int, method: Method,
+                     forecasts: Optional[Dict[int, list]] = None) -> List[Outcome]:
     """Shut each chosen socket down, then read the tables again: one Outcome each.
 
     A failure of the call itself (crash, timeout, a gdb error) is recorded
@@ -105,20 +106,29 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int,
     outcomes = []
     for sock in chosen:
         outcome = Outcome(fd=sock.fd, how=how, method=method.name, before=sock,
-                          notes=list(method.notes), stopped=target.stopped)
+                          notes=list(method.notes), stopped=target.stopped,
+                          predictions=list((forecasts or {}).get(sock.fd, ())))
         outcomes.append(outcome)
         try:
             outcome.retval, outcome.errno = _run_method(target, method.name, sock, how)
         except SocketsError as e:
             _refuse_if_died(target, settle=1.0)
             outcome.failure = str(e)
+            outcome.interrupted = str(e).startswith("interrupted (Ctrl-C)")
+            break
+        except KeyboardInterrupt:  # Ctrl-C between two sockets, or in a pidfd call
+            outcome.failure, outcome.interrupted = "interrupted (Ctrl-C)", True
             break
     _refuse_if_died(target)
-    after = {s.fd: s for s in list_sockets(target.reader, target.pid,
-                                           local=not target.remote).sockets}
+    # With the threads still where they were (the process is stopped): the
+    # same waiters, so that the after-state says who waits on it too.
+    after = {s.fd: s for s in annotated(target, listing_of(target), None).sockets}
     for outcome in outcomes:
         outcome.after = after.get(outcome.fd)
+        outcome.connection_state = _connection_state(target, outcome)
     check_waiters(target, outcomes, calls)
+    if target.stopped and not target.remote:
+        _check_predictions(target, outcomes)
     return outcomes
 
 
@@ -220,3 +230,45 @@ def _signal_name(signo: int) -> str:
         return signal.Signals(signo).name
     except ValueError:
         return "SIG%d" % signo
+
+
+def _check_predictions(target, outcomes: Sequence[Outcome]) -> None:
+    """Each prediction against the socket's poll mask right after the act,
+    read through a copy while the process is still stopped (local only)."""
+    wanted = [o for o in outcomes if o.ok and o.predictions and o.after is not None]
+    if not wanted:
+        return
+    try:
+        copies = FdCopies(target.pid)
+    except CopyUnavailable:
+        return  # the report then says only what was predicted
+    with copies:
+        for outcome in wanted:
+            copy = copies.copy(outcome.fd, outcome.before.inode)
+            if copy is None:
+                continue
+            ready = copies.poll_mask(copy)
+            kind = predict.socket_kind(outcome.before.proto, outcome.before.type)
+            waits = {w.lwp: w for w in outcome.before.waiters}
+            for p in outcome.predictions:
+                waiter = waits.get(p.lwp)
+                if waiter is None:
+                    continue
+                said = predict.check(p, predict.wait_of(waiter, predict.Sigpipe("unknown")),
+                                     kind, ready)
+                if said is not None:
+                    outcome.checks[p.lwp] = said
+
+
+def _connection_state(target, outcome: Outcome) -> Optional[str]:
+    """Where a TCP connection went when its fd's socket left the table:
+    TIME-WAIT (or an orphan state) in a row of no fd, or None."""
+    before, after = outcome.before, outcome.after
+    if (after is None or after.in_table or not before.in_table
+            or before.proto not in ("tcp", "tcp6") or before.peer is None):
+        return None
+    try:
+        text = target.reader.read("/proc/%d/net/%s" % (target.pid, before.proto))
+    except OSError:
+        return None
+    return procnet.fdless_state(text, before.proto, before.local, before.peer)

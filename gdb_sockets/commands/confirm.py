@@ -36,3 +36,24 @@ def confirm(question: str, stream=gdb.STDOUT) -> bool:
         if answer in ("n", "no"):
             return False
         gdb.write("Please answer y or n.\n")
+
+
+def can_ask() -> bool:
+    """True when a person at a terminal can answer (not gdb -batch, stdin a tty)."""
+    return not _batch_mode() and sys.stdin.isatty()
+
+
+def ask(question: str, stream=gdb.STDOUT) -> bool:
+    """Ask at the terminal whatever 'set confirm' says: for what needs a
+    person's yes (an action predicted to harm the process).  EOF is no."""
+    while True:
+        try:
+            answer = input("%s(y or n) " % question).strip().lower()
+        except EOFError:
+            gdb.write("EOF [answered N]\n", stream)
+            return False
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        gdb.write("Please answer y or n.\n", stream)

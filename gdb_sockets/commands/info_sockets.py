@@ -8,7 +8,7 @@ from ..kernel.target import current_target
 from ..model import PROTO_NAMES
 from ..view import inspect, options, render
 from .base import SocketsCommand
-from .completion import complete_options, state_words
+from .completion import complete_options, socket_fds, state_words
 from .styles import table_colorizer
 
 OPTIONS = options.INFO_SOCKETS_OPTIONS
@@ -27,7 +27,8 @@ The kernel is asked in the process's own network namespace (through
 sock_diag, or its tables under /proc/PID/net), so a process in a container
 is shown as it sees its sockets.
 
-UNIX sockets show their path (abstract names start with '@') and their
+UNIX sockets show their type as ss does (u_str, u_dgr, u_seq; -proto unix
+selects all three), their path (abstract names start with '@') and their
 peer as "PATH (peer INODE)".  A socket in no kernel table (a fresh socket,
 unbound UDP) shows its protocol, state UNCONN and '-' for what is unknown;
 '?' is a state nothing tells (a protocol with no table, such as SCTP).
@@ -46,13 +47,18 @@ Options:
   -local ADDR[:PORT], -peer ADDR[:PORT]
                Only sockets with this local or peer end: 127.0.0.1:8080,
                [::1]:443, *:80, or a UNIX path (/run/app.sock, @name).
+               '*' is the wildcard address, as the table shows it: *:80
+               is a socket bound to port 80 on every address (for port 80
+               on any address, -port 80).
   -holders     Also name the other processes holding each socket (scans
                every process's fds, which takes longer).
   -extended    Under each socket: owner uid, receive and send memory
                against the buffer sizes (ss -m), drops; for TCP the
                retransmission timer (rto), rtt, retransmits, backoff and
                probes; for a listener its accept queue and backlog.
-  FD           Only these file descriptors.
+  FD           Only these file descriptors; each one that has no row is
+               answered: not open, not a socket (and what it is), or left
+               out by the other filters.
 
 The Notes column names the threads blocked on a socket right now
 ("LWP 4242 recvfrom") and the other fds of the process that name the
@@ -69,15 +75,19 @@ See also: help sock-shutdown."""
 
     def complete(self, text, word):
         values = {"state": state_words(), "proto": list(PROTO_NAMES)}
-        return complete_options(text, word, OPTIONS, values)
+        return complete_options(text, word, OPTIONS, values, others=socket_fds())
 
     def run(self, argument):
         parsed = options.parse(gdb.string_to_argv(argument), OPTIONS)
         selection = options.build_filter(parsed, parsed.args)
         extended = parsed.flag("extended")
-        result, shown = inspect.info_sockets(current_target(), selection,
-                                             parsed.flag("holders"), extended)
+        target = current_target()
+        result, shown = inspect.info_sockets(target, selection, parsed.flag("holders"), extended)
+        # Every fd named gets an answer (on stderr with -json: stdout is JSON).
+        answers = inspect.unanswered_fds(target, selection.fds, result.sockets, shown)
         if parsed.flag("json"):
             gdb.write(render.format_json(shown) + "\n")
+            if answers:
+                gdb.write("\n".join(answers) + "\n", gdb.STDERR)
             return
-        gdb.write(inspect.listing_text(result, shown, table_colorizer(), extended))
+        gdb.write(inspect.listing_text(result, shown, table_colorizer(), extended, answers))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import errno as errno_module
 import os
+import select
 import socket
 import stat
 import struct
@@ -166,6 +167,14 @@ class FdCopies:
     def tcp_state(self, copy: int) -> Optional[int]:
         """The TCP state number (tcpi_state), None if the kernel does not say."""
         return sockopt.tcp_state(self.option(copy, socket.IPPROTO_TCP, sockopt.TCP_INFO, 8))
+
+    def poll_mask(self, copy: int) -> int:
+        """The socket's poll mask now (poll with no timeout: it reads the
+        state and changes nothing, unlike a read, MSG_PEEK or SO_ERROR)."""
+        poller = select.poll()
+        poller.register(copy, 0xffff & ~select.POLLNVAL)
+        found = poller.poll(0)
+        return found[0][1] if found else 0
 
     def release(self) -> None:
         """Close every copy made so far (the next ones can still be made)."""

@@ -104,6 +104,30 @@ def parse_inet(text: bytes, table: str, wanted: Optional[AbstractSet[int]] = Non
     return rows
 
 
+def fdless_state(text: bytes, table: str, local: InetEndpoint,
+                 peer: InetEndpoint) -> Optional[str]:
+    """The state of the connection local -> peer among the table's rows
+    that belong to no fd (inode 0: TIME-WAIT, and orphans such as
+    FIN-WAIT-2 after a close), or None.  Same layout as ``parse_inet``.
+
+    After a shutdown whose FIN went first, the peer's FIN turns the
+    connection into a TIME-WAIT row with inode 0, while the fd stays open
+    on a socket that is in no table any more (state CLOSE).
+    """
+    _proto, v6 = INET_TABLES[table]
+    decode = decode_ipv6 if v6 else decode_ipv4
+    for line in text.split(b"\n")[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[9] != b"0":
+            continue
+        local_addr, local_port = fields[1].split(b":")
+        peer_addr, peer_port = fields[2].split(b":")
+        if (InetEndpoint(decode(local_addr.decode()), int(local_port, 16)) == local
+                and InetEndpoint(decode(peer_addr.decode()), int(peer_port, 16)) == peer):
+            return state_name(int(fields[3], 16))
+    return None
+
+
 # A row of /proc/net/unix up to the path (net/unix/af_unix.c unix_seq_show):
 #
 #   Num       RefCount Protocol Flags    Type St Inode Path

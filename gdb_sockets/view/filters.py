@@ -26,12 +26,15 @@ def _normal_address(text: str):
 
 @dataclass(frozen=True)
 class EndpointPattern:
-    """ADDR[:PORT] (IPv6 in brackets when a port follows), '*' for any address,
-    or a UNIX path ('/...' or '@abstract')."""
+    """ADDR[:PORT] (IPv6 in brackets when a port follows), or a UNIX path
+    ('/...' or '@abstract').  '*' is the wildcard address, as the table
+    prints it (0.0.0.0 or ::): *:80 is a socket bound to port 80 on every
+    address, not 127.0.0.1:80; -port matches a port on any address."""
 
     address: Optional[object] = None  # ipaddress object; None = any
     port: Optional[int] = None
     path: Optional[str] = None
+    wildcard: bool = False  # '*': only the unspecified address
 
     @classmethod
     def parse(cls, option: str, text: str) -> "EndpointPattern":
@@ -48,12 +51,13 @@ class EndpointPattern:
         if port is not None and port > 65535:
             raise SocketsError("-%s %r: port out of range" % (option, text))
         if host == "*":
-            return cls(port=port)
+            return cls(port=port, wildcard=True)
         try:
             return cls(address=_normal_address(host), port=port)
         except ValueError:
-            raise SocketsError("-%s %r: %r is not an IP address" % (
-                option, text, host)) from None
+            raise SocketsError("-%s %r: %r is neither an IP address nor '*'; give ADDR, "
+                               "ADDR:PORT, [IPV6]:PORT, *:PORT, or a UNIX path starting "
+                               "with '/' or '@'" % (option, text, host)) from None
 
     def matches(self, endpoint) -> bool:
         if self.path is not None:
@@ -65,6 +69,8 @@ class EndpointPattern:
         if self.port is not None and endpoint.port != self.port:
             return False
         if self.address is not None and _normal_address(endpoint.address) != self.address:
+            return False
+        if self.wildcard and not endpoint.unspecified:
             return False
         return True
 

@@ -8,11 +8,12 @@ target's own dups are found from its listing (notes.fds_by_inode).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AbstractSet, Dict, List, Optional, Tuple
 
 from ..errors import SocketsError
 from ..model import Holder
+from .render import escape
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class HolderScan:
 
     holders: Dict[int, List[Holder]]
     hidden: int
+    # Those processes: (pid, name from /proc/PID/comm, which anyone may read).
+    hidden_processes: Tuple[Tuple[int, str], ...] = field(default=(), compare=False)
 
 
 def other_holders(reader, pid: int, inodes: AbstractSet[int]) -> HolderScan:
@@ -38,6 +41,7 @@ def other_holders(reader, pid: int, inodes: AbstractSet[int]) -> HolderScan:
     """
     found: Dict[int, List[Holder]] = {}
     hidden = 0
+    unread: List[Tuple[int, str]] = []
     if not inodes:
         return HolderScan(found, hidden)
     wanted = {"socket:[%d]" % inode: inode for inode in inodes}
@@ -51,20 +55,29 @@ def other_holders(reader, pid: int, inodes: AbstractSet[int]) -> HolderScan:
         hits = _process_hits(reader, name, wanted)
         if hits is None:
             hidden += 1
+            unread.append((int(name), _comm(reader, name) or "?"))
             continue
         if not hits:
             continue
-        try:
-            comm = reader.read("/proc/%s/comm" % name)
-        except OSError:
+        process_name = _comm(reader, name)
+        if process_name is None:
             continue  # exited: it holds nothing any more
-        # fs/proc/base.c comm_show: the task's comm and "\n".
-        process = comm[:-1] if comm.endswith(b"\n") else comm
-        process_name = process.decode("utf-8", "surrogateescape")
         for inode, fd in hits:
             found.setdefault(inode, []).append(Holder(int(name), process_name, fd))
     return HolderScan({inode: sorted(holders, key=lambda h: (h.pid, h.fd))
-                       for inode, holders in found.items()}, hidden)
+                       for inode, holders in found.items()}, hidden,
+                      tuple(sorted(unread)))
+
+
+def _comm(reader, name: str) -> Optional[str]:
+    """The process's name (/proc/PID/comm), or None when it exited."""
+    try:
+        comm = reader.read("/proc/%s/comm" % name)
+    except OSError:
+        return None
+    # fs/proc/base.c comm_show: the task's comm and "\n".
+    process = comm[:-1] if comm.endswith(b"\n") else comm
+    return process.decode("utf-8", "surrogateescape")
 
 
 def _process_hits(reader, name: str, wanted: Dict[str, int]) -> Optional[List[Tuple[int, int]]]:
@@ -89,3 +102,21 @@ def _process_hits(reader, name: str, wanted: Dict[str, int]) -> Optional[List[Tu
         if inode is not None and fd.isdigit():
             hits.append((inode, int(fd)))
     return hits
+
+
+def hidden_note(scan: HolderScan, as_root: bool) -> Optional[str]:
+    """The note for processes whose fds could not be read, or None.
+
+    Without root, those are other users' processes, which root would see;
+    as root, each one is named (up to five).
+    """
+    if not scan.hidden:
+        return None
+    count = "%d process%s" % (scan.hidden, "es" if scan.hidden != 1 else "")
+    if not as_root:
+        return ("%s could not be read (other users'; run gdb as root to see them), so "
+                "other holders may be missing" % count)
+    named = ", ".join("pid %d (%s)" % (pid, escape(name))
+                      for pid, name in scan.hidden_processes[:5])
+    more = ", ..." if len(scan.hidden_processes) > 5 else ""
+    return "%s could not be read (%s%s), so other holders may be missing" % (count, named, more)

@@ -8,16 +8,19 @@ command's name.  No gdb here.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import AbstractSet, List, Optional, Sequence, Tuple
 
 from ..errors import SocketsError
+from ..kernel import procfs, signals
 from ..kernel.fd_copies import CopyUnavailable
 from ..kernel.proc_task import running_threads
 from ..listing.extended import socket_details
 from ..listing.join import Listing, list_sockets
 from ..model import Socket
-from . import holders, notes, render, waiters
+from . import holders, notes, predict, render, waiters
+from .render import escape
 
 
 def listing_of(target) -> Listing:
@@ -55,9 +58,9 @@ def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) 
     scan = None
     if scan_inodes:
         scan = holders.other_holders(target.reader, target.pid, scan_inodes)
-        if scan.hidden:
-            found_notes.append("%d process%s could not be read, so other holders may be "
-                               "missing" % (scan.hidden, "es" if scan.hidden != 1 else ""))
+        hidden = holders.hidden_note(scan, as_root=os.geteuid() == 0)
+        if hidden:
+            found_notes.append(hidden)
     sockets = notes.annotate(result.sockets, found_waiters, scan)
     return Listing(result.pid, sockets, found_notes)
 
@@ -101,16 +104,87 @@ def info_sockets(target, selection, scan_holders: bool = False,
 
 
 def listing_text(result: Listing, shown: Sequence[Socket], colorize=None,
-                 extended: bool = False) -> str:
-    """What `info sockets` prints for ``shown`` (of ``result``): the table, or
-    the line that stands for it, then a line per note.  ``colorize`` as in
-    render.format_table (None: plain)."""
-    if not result.sockets:
+                 extended: bool = False, answers: Sequence[str] = ()) -> str:
+    """What `info sockets` prints for ``shown`` (of ``result``): the table
+    (a note every row repeats said once under it), or the line that stands
+    for it, the ``answers`` for named fds with no row (``unanswered_fds``),
+    then a line per note.  ``colorize`` as in render.format_table (None: plain)."""
+    if shown:
+        cells, common = notes.table_notes(shown)
+        lines = [render.format_table(shown, colorize, cells, extended)] + common
+    elif answers:
+        lines = []
+    elif not result.sockets:
         lines = ["Process %d has no sockets." % result.pid]
-    elif not shown:
-        lines = ["No socket of process %d matches." % result.pid]
     else:
-        cells = [notes.notes_text(s) for s in shown]
-        lines = [render.format_table(shown, colorize, cells, extended)]
+        lines = ["No socket of process %d matches." % result.pid]
+    lines.extend(answers)
     lines.extend("Note: %s." % note for note in result.notes)
     return "\n".join(lines) + "\n"
+
+
+def sigpipe_reader(target):
+    """lwp -> predict.Sigpipe for the target's threads (read once each)."""
+    seen = {}
+
+    def sigpipe_of(lwp: int) -> predict.Sigpipe:
+        if lwp not in seen:
+            seen[lwp] = predict.sigpipe_of_masks(
+                signals.read_masks(target.reader, target.pid, lwp))
+        return seen[lwp]
+    return sigpipe_of
+
+
+def forecasts(target, chosen: Sequence[Socket], how: int) -> tuple:
+    """({fd: [Prediction]}, {fd: a harmless direction or None}) for a shutdown.
+
+    Threads blocked on another fd of the process naming the same socket
+    (a dup) are predicted too: shutdown acts on the socket.
+    """
+    sigpipe_of = sigpipe_reader(target)
+    on_dups = _dup_waiters(target, chosen)
+
+    def predictions(sock: Socket, how: int) -> list:
+        effect = predict.shutdown_effect_of(sock, how)
+        found = predict.for_socket(sock, effect, sigpipe_of)
+        for fd in sock.also_fds:
+            for w in on_dups.get(fd, ()):
+                detail = "on fd %d, the same socket%s" % (fd, "; " + w.detail if w.detail else "")
+                found.append(predict.predict(sock.fd, predict.wait_of(
+                    replace(w, detail=detail), sigpipe_of(w.lwp)), effect))
+        return found
+
+    found = {s.fd: predictions(s, how) for s in chosen}
+    safer = {s.fd: predict.safer_how(s, how, lambda other, s=s: predictions(s, other))
+             for s in chosen if any(p.harm for p in found[s.fd])}
+    return found, safer
+
+
+def _dup_waiters(target, chosen: Sequence[Socket]) -> dict:
+    """fd -> waiters, for the other fds naming the chosen sockets."""
+    dups = {fd for s in chosen for fd in s.also_fds}
+    if not dups or target.remote or not waiters.known_arch(target.arch):
+        return {}
+    return waiters.find_waiters(target.reader, target.pid, dups, arch=target.arch)
+
+
+def unanswered_fds(target, named, listed: Sequence[Socket], shown: Sequence[Socket]) -> List[str]:
+    """A line for each fd the user named that has no row: not open, not a
+    socket (and what it is), or a socket the other filters leave out."""
+    by_fd = {s.fd: s for s in listed}
+    shown_fds = {s.fd for s in shown}
+    lines = []
+    for fd in sorted(set(named or ()) - shown_fds):
+        sock = by_fd.get(fd)
+        if sock is not None:
+            lines.append("fd %d: %s %s, left out by the other filters" % (fd, sock.proto,
+                                                                          sock.state))
+            continue
+        link = procfs.read_fd_link(target.reader, target.pid, fd)
+        if link is None:
+            lines.append("fd %d: not open in process %d" % (fd, target.pid))
+        elif link.socket_inode is None:
+            lines.append("fd %d: not a socket (%s)" % (fd, escape(link.target)))
+        else:
+            lines.append("fd %d: a socket opened since the listing was read" % fd)
+    return lines

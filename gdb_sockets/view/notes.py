@@ -59,10 +59,35 @@ def holder_text(holder: Holder) -> str:
     return "pid %d (%s) fd %d" % (holder.pid, escape(holder.name), holder.fd)
 
 
-def notes_text(sock: Socket) -> str:
-    """The table's Notes cell: who waits on it, who else holds it."""
+def notes_parts(sock: Socket) -> List[str]:
+    """What the Notes cell says of a socket: who waits on it, who else holds it."""
     parts = [waiter_text(w) for w in sock.waiters]
     if sock.also_fds:
         parts.append("also fd " + ",".join(str(fd) for fd in sock.also_fds))
     parts.extend("also " + holder_text(h) for h in sock.holders or ())
-    return "; ".join(parts)
+    return parts
+
+
+def notes_text(sock: Socket) -> str:
+    """The table's Notes cell: who waits on it, who else holds it."""
+    return "; ".join(notes_parts(sock))
+
+
+# From this many rows on, a note that every row repeats is said once.
+COLLAPSE_ROWS = 5
+
+
+def table_notes(sockets: Sequence[Socket]) -> tuple:
+    """(a Notes cell per socket, lines for under the table).
+
+    A note that every one of COLLAPSE_ROWS or more rows carries (an event
+    loop's thread waiting on all of them) leaves the cells and is said once
+    under the table.
+    """
+    parts = [notes_parts(s) for s in sockets]
+    common: List[str] = []
+    if len(parts) >= COLLAPSE_ROWS:
+        common = [p for p in parts[0] if all(p in row for row in parts[1:])]
+    cells = ["; ".join(p for p in row if p not in common) for row in parts]
+    lines = ["Every socket shown: %s." % part for part in common]
+    return cells, lines

@@ -153,7 +153,9 @@ def shutdown_request(parsed: Parsed, usage: str) -> Tuple[SocketFilter, int, str
     socket.
     """
     args = list(parsed.args)
-    how_word = args.pop() if args and args[-1].lower() in HOW else None
+    how_word = None
+    if args and (args[-1].lower() in HOW or args[-1].isalpha()):
+        how_word = args.pop()  # an unknown word is a direction misspelt, not an fd
     how = parse_how(how_word)
     selection = build_filter(parsed, args)
     methods = parsed.values("method") or ["auto"]

@@ -99,9 +99,21 @@ def _queue(value: Optional[int]) -> str:
 HEADER = ("FD", "Proto", "State", "Recv-Q", "Send-Q", "Local", "Peer", "Inode")
 
 
+# The table names UNIX sockets by type as ss's Netid column does; -json
+# keeps proto "unix" with a "type" key.
+_UNIX_NETIDS = {"stream": "u_str", "dgram": "u_dgr", "seqpacket": "u_seq"}
+
+
+def proto_cell(sock: Socket) -> str:
+    """The Proto cell: the protocol, or ss's u_str/u_dgr/u_seq for UNIX."""
+    if sock.proto == "unix":
+        return _UNIX_NETIDS.get(sock.type, "unix")
+    return sock.proto
+
+
 def table_rows(sockets: Iterable[Socket]) -> List[Sequence[str]]:
     return [
-        (str(s.fd), s.proto, s.state, _queue(s.recv_q), _queue(s.send_q),
+        (str(s.fd), proto_cell(s), s.state, _queue(s.recv_q), _queue(s.send_q),
          format_endpoint(s.local), _peer_text(s), str(s.inode))
         for s in sockets
     ]

@@ -22,6 +22,7 @@ from ..kernel import syscalls_x86_64
 from ..kernel.proc_task import EpollEntry, parse_epoll_fdinfo, parse_syscall, read_at
 from ..kernel.procfs import FdLink
 from ..model import Waiter
+from . import predict
 
 
 # The architectures whose system call numbers are known, by every name gdb
@@ -164,20 +165,28 @@ def _thread_waits(context: _Thread, tid: int,
     args = call.args
     if name in _FD_ARGS:
         out = {}
+        flags_arg = predict.send_flags_arg(name)
+        flags = args[flags_arg] & 0xffffffff if flags_arg is not None else None
         for index, detail in _FD_ARGS[name]:
             fd = _int(args[index])
             if fd in context.socket_fds:
-                out[fd] = Waiter(tid, name, detail)
+                out[fd] = Waiter(tid, name, detail, send_flags=flags)
         return out
     if name in _POLLS:
         interest = _poll_interest(context, args[0], args[1], strict=False)
-        return {fd: Waiter(tid, name, "poll for " + _words(events))
+        return {fd: Waiter(tid, name, "poll for " + _words(events),
+                           interest=predict.poll_interest(events))
                 for fd, events in interest.items()}
     if name in _SELECTS:
-        return {fd: Waiter(tid, name, "select for " + ", ".join(words))
+        return {fd: Waiter(tid, name, "select for " + ", ".join(words),
+                           interest=predict.select_interest(
+                               "read" in words, "write" in words, "urgent" in words))
                 for fd, words in _select_interest(context, args).items()}
     if name in _EPOLLS:
-        return {fd: Waiter(tid, name, "%s%s for %s" % (name, via, _words(events)))
+        return {fd: Waiter(tid, name, "%s%s for %s" % (name, via, _words(events)),
+                           interest=predict.epoll_interest(events),
+                           edge_triggered=bool(events & predict.EPOLLET),
+                           oneshot=bool(events & predict.EPOLLONESHOT))
                 for fd, (events, via) in _epoll_interest(context, _int(args[0])).items()}
     if name == "restart_syscall":
         return _restarted_poll(context, tid, base, args)
@@ -305,5 +314,6 @@ def _restarted_poll(context: _Thread, tid: int, base: str,
     else:
         return {}  # blocked somewhere else: a sleep or a futex
     interest = _poll_interest(context, args[0], args[1], strict)
-    return {fd: Waiter(tid, "restart_syscall", "poll for %s (restarted)" % _words(events))
+    return {fd: Waiter(tid, "restart_syscall", "poll for %s (restarted)" % _words(events),
+                       interest=predict.poll_interest(events))
             for fd, events in interest.items()}

@@ -267,7 +267,12 @@ def test_table_one_line_per_socket(zoo, zoo_listing):
     ss = ss_rows(pid=zoo.pid)
     for entry in zoo_listing:
         row = by_fd[entry["fd"]]
-        assert row["Proto"] == entry["proto"] and row["State"] == entry["state"], row
+        # UNIX rows by type, as ss's Netid names them (u_str, u_dgr, u_seq).
+        proto = entry["proto"]
+        if proto == "unix":
+            proto = (ss[entry["inode"]]["netid"] if entry["inode"] in ss else
+                     {"stream": "u_str", "dgram": "u_dgr", "seqpacket": "u_seq"}[entry["type"]])
+        assert row["Proto"] == proto and row["State"] == entry["state"], row
         if entry["recv_q"] is not None:
             assert row["Recv-Q"] == str(entry["recv_q"]), row
         if entry["inode"] in ss and entry["proto"] != "unix":
@@ -346,10 +351,30 @@ def test_fd_arguments(zoo):
 
 
 def test_table_when_nothing_matches(zoo):
-    result = gdb_batch(zoo.pid, "info sockets %d" % zoo.info["other"]["devnull"])
+    result = gdb_batch(zoo.pid, "info sockets -state syn-sent")
     assert result.rc == 0, result
     assert "No socket of process %d matches." % zoo.pid in result.out
     assert not re.search(r"^FD ", result.out, re.M)
+
+
+def test_every_fd_named_gets_an_answer(zoo):
+    # Issue 13 item 4: not open, not a socket (what it is), left out by a filter, or its row.
+    socks, other = zoo.info["socks"], zoo.info["other"]
+    listen, estab = socks["tcp_listen"]["fd"], socks["tcp_close_wait"]["fd"]
+    devnull = other["devnull"]
+    result = gdb_batch(zoo.pid, "info sockets %d %d 999" % (listen, devnull))
+    assert result.rc == 0, result
+    assert re.search(r"^%d +tcp +LISTEN " % listen, result.out, re.M), result.out
+    assert ("\nfd %d: not a socket (/dev/null)\nfd 999: not open in process %d\n"
+            % (devnull, zoo.pid)) in result.out, result.out
+    alone = gdb_batch(zoo.pid, "info sockets %d" % devnull)
+    assert "fd %d: not a socket (/dev/null)" % devnull in alone.out
+    assert "No socket of process" not in alone.out and not re.search(r"^FD ", alone.out, re.M)
+    filtered = gdb_batch(zoo.pid, "info sockets -state listen %d %d" % (listen, estab))
+    assert "fd %d: tcp CLOSE-WAIT, left out by the other filters" % estab in filtered.out
+    as_json = gdb_batch(zoo.pid, "info sockets -json %d %d" % (listen, devnull))
+    assert [e["fd"] for e in json_from(as_json.out)] == [listen]
+    assert "fd %d: not a socket (/dev/null)" % devnull in as_json.err
 
 
 BAD_ARGUMENTS = [

@@ -60,8 +60,9 @@ def test_unconnected_udp_is_shut_down_and_its_reader_wakes(targets, tmp_path):
     no_traceback(result)
     assert result.rc == 0, result
     assert re.search(r"^shutdown\(%d, SHUT_RDWR\) = -1, ENOTCONN: .*: fd %d was never connected, "
-                     r"but the kernel marked it shut down all the same; a reader blocked" % (fd, fd),
-                     result.out, re.M), result.out
+                     r"but the kernel marked it shut down all the same; waiting now: LWP %d "
+                     r"recvfrom " % (fd, fd, target.pid), result.out, re.M), result.out
+    assert "  predicted: LWP %d recvfrom: returns 0 (end-of-file)\n" % target.pid in result.out
     assert target.expect("RECV", timeout=10) == "RECV ret=0 data=b''"
 
 
@@ -129,3 +130,12 @@ def test_call_that_never_returns_is_unwound_and_the_target_lives(targets):
     wake = gdb_batch(target.pid, "sock-shutdown -method pidfd %d" % fd)
     assert wake.rc == 0, wake
     assert target.expect("RECV", timeout=10) == "RECV ret=0 errno=0"
+
+
+def test_info_sockets_completes_the_socket_fds(targets):
+    # Issue 13 item 11: as sock-shutdown does.
+    target = targets([build("blocker"), "pause"])
+    fds = target.info["fds"]
+    result = gdb_batch(target.pid, "complete info sockets ")
+    lines = sorted(l for l in result.out.splitlines() if l.startswith("info sockets "))
+    assert lines == sorted("info sockets %d" % fd for fd in fds.values()), result.out

@@ -50,7 +50,8 @@ def bad_inputs(fds):
         ("99999", r"fd 99999 is not open in process \d+"),
         ("1", r"fd 1 is not a socket \(pipe:\[\d+\]\)"),
         ("%d" % devnull, r"fd %d is not a socket \(/dev/null\)" % devnull),
-        ("%d sideways" % client, r"sideways"),
+        ("%d sideways" % client, r"unknown direction 'sideways'; use read, write or both"),
+        ("%d bth" % client, r"unknown direction 'bth'; use read, write or both"),
         ("-method bogus %d" % client, r"unknown method 'bogus'; one of: auto call syscall pidfd"),
         ("-nosuchopt %d" % client, r"unknown option -nosuchopt"),
         ("-state bogus", r"unknown state 'bogus'"),
@@ -59,7 +60,8 @@ def bad_inputs(fds):
 
 # The same list, by index, for the test ids (the fds are known only at run time).
 BAD_INPUT_IDS = ["no-args", "injection", "negative", "hex", "float", "not-open",
-                 "stdout-pipe", "dev-null", "bad-direction", "bad-method", "bad-option",
+                 "stdout-pipe", "dev-null", "bad-direction", "misspelt-direction",
+                 "bad-method", "bad-option",
                  "bad-state"]
 
 

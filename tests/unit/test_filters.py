@@ -53,9 +53,20 @@ def test_bare_ipv6_without_port():
     assert fds(SocketFilter(locals=(pattern,))) == [6]
 
 
-def test_any_address_with_port():
-    pattern = EndpointPattern.parse("local", "*:9000")
-    assert fds(SocketFilter(locals=(pattern,))) == [6]
+def test_star_is_the_wildcard_address_as_the_table_prints_it():
+    # Issue 13 item 14: *:8080 is the listener bound to every address, not
+    # 127.0.0.1:8080 (-port matches a port on any address).
+    assert fds(SocketFilter(locals=(EndpointPattern.parse("local", "*:8080"),))) == [3]
+    assert fds(SocketFilter(locals=(EndpointPattern.parse("local", "*:9000"),))) == []
+    assert fds(SocketFilter(peers=(EndpointPattern.parse("peer", "*"),))) == [3]
+
+
+def test_a_name_that_is_no_address_says_what_is_accepted():
+    with pytest.raises(SocketsError) as e:
+        EndpointPattern.parse("peer", "nosuch")
+    assert str(e.value) == ("-peer 'nosuch': 'nosuch' is neither an IP address nor '*'; give "
+                            "ADDR, ADDR:PORT, [IPV6]:PORT, *:PORT, or a UNIX path starting with "
+                            "'/' or '@'")
 
 
 def test_unix_path_pattern():

@@ -117,3 +117,21 @@ def test_a_real_child_holds_the_same_socket_and_a_dup_is_seen():
         os.close(copy)
         ours.close()
         peer.close()
+
+
+def test_the_processes_that_could_not_be_read_are_named(tmp_path):
+    # Issue 13 item 9: which process, and that root would see them.
+    from gdb_sockets.view.holders import hidden_note
+    make_process(tmp_path, 10, b"target\n", {3: "socket:[500]"})
+    make_process(tmp_path, 60, b"secret\n", {3: "socket:[500]"})
+    make_process(tmp_path, 70, b"sec\x1bret2\n", {3: "socket:[600]"})
+    reader = Denying(str(tmp_path), {"/proc/60/fd"}, {"/proc/70/fd"})
+    scan = other_holders(reader, 10, {500})
+    assert scan.hidden_processes == ((60, "secret"), (70, "sec\x1bret2"))
+    assert hidden_note(scan, as_root=True) == (
+        "2 processes could not be read (pid 60 (secret), pid 70 (sec\\x1bret2)), so other "
+        "holders may be missing")
+    assert hidden_note(scan, as_root=False) == (
+        "2 processes could not be read (other users'; run gdb as root to see them), so "
+        "other holders may be missing")
+    assert hidden_note(HolderScan({}, 0), as_root=False) is None

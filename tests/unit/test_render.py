@@ -146,7 +146,15 @@ def test_format_table_aligns_columns_under_the_header():
 
 def test_format_table_unix_row_escaped_with_peer():
     assert format_table([_UNIX]).split("\n")[1] == (
-        "7   unix   ESTAB  0       0       /tmp/a\\x1bb  @peer (peer 10003)  10002")
+        "7   u_str  ESTAB  0       0       /tmp/a\\x1bb  @peer (peer 10003)  10002")
+
+
+def test_unix_types_are_named_as_ss_names_them():
+    # Issue 13 item 14: ss's Netid column; a socket of unknown type stays "unix".
+    from dataclasses import replace
+    from gdb_sockets.view.render import proto_cell
+    assert [proto_cell(replace(_UNIX, type=t)) for t in ("stream", "dgram", "seqpacket", None)] == [
+        "u_str", "u_dgr", "u_seq", "unix"]
 
 
 def test_format_table_tableless_row_shows_dashes():

@@ -382,3 +382,46 @@ def test_a_real_child_blocked_in_recv():
         for pair in pairs:
             pair[0].close()
             pair[1].close()
+
+
+# ------------------------------------------------------------ what predict needs
+
+def test_each_waiter_carries_what_ends_its_wait():
+    # From the captured process: the poll bits that end each wait, as
+    # predict.py reads them, and a send's flags (s.send(): flags 0).
+    from gdb_sockets.view import predict as p
+    found = find_waiters(SampleProc("free"), PID, SampleProc("free").socket_fds())
+    by = {(w.lwp, fd): w for fd, ws in found.items() for w in ws}
+    pselect_urgent = by[(TID["pselect6"], FD["a"])]
+    assert pselect_urgent.interest == p.SELECT_EXCEPT == 0x2
+    assert by[(TID["pselect6"], FD["x"])].interest == p.select_interest(False, True, False)
+    assert by[(TID["poll"], FD["a"])].interest == 0x1 | 0x2 | 0x8 | 0x10  # IN|PRI + ERR|HUP
+    epoll_out = by[(TID["epoll_wait"], FD["x"])]
+    assert (epoll_out.interest, epoll_out.edge_triggered, epoll_out.oneshot) == (0x1c, False,
+                                                                                  False)
+    assert by[(TID["ppoll"], FD["p"])].interest == 0x2000 | 0x1 | 0x8 | 0x10
+    assert by[(TID["sendto"], FD["s"])].send_flags == 0
+    assert by[(TID["write"], FD["w"])].send_flags is None  # write() has no flags
+    assert by[(TID["recvfrom"], FD["a"])].interest is None
+    # Restarted polls keep theirs.
+    again = find_waiters(SampleProc("after_gdb"), PID, SampleProc("after_gdb").socket_fds())
+    restarted = [w for w in again[FD["c"]] if w.syscall == "restart_syscall"]
+    assert [w.interest for w in restarted] == [0x1 | 0x8 | 0x10]
+
+
+def test_epoll_flags_and_send_flags_from_a_fake_tree(tmp_path):
+    from gdb_sockets.view import predict as p
+    fdinfo = (b"pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t1057\n"
+              b"tfd:        5 events: 80000019 data:                5  pos:0 ino:2a sdev:8\n"
+              b"tfd:        6 events: 4000001c data:                6  pos:0 ino:2b sdev:8\n")
+    reader = make_proc(tmp_path, {100: line(232, 9, 0, 8, 0xffffffff),
+                                  101: line(46, 7, 0, 0x4040)},     # sendmsg NOSIGNAL|DONTWAIT
+                       fds={5: "socket:[42]", 6: "socket:[43]", 7: "socket:[44]",
+                            9: "anon_inode:[eventpoll]"},
+                       fdinfo={9: fdinfo})
+    found = find_waiters(reader, 77, {5, 6, 7})
+    assert (found[5][0].edge_triggered, found[5][0].oneshot, found[5][0].interest) == (
+        True, False, 0x19)
+    assert (found[6][0].edge_triggered, found[6][0].oneshot, found[6][0].interest) == (
+        False, True, 0x1c)
+    assert found[7][0].send_flags == 0x4040 and found[7][0].send_flags & p.MSG_NOSIGNAL
