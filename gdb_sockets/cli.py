@@ -91,6 +91,10 @@ Options:
                 Choose sockets as in the listing (see --help there).
   -dry-run      Show what would be shut down, and do nothing.
   -yes          Do it without asking (needed when input is not a terminal).
+  -force        Do it even where a waiting thread is predicted to kill the
+                process (SIGPIPE) or to spin (as in 'help sock-shutdown');
+                without it such a shutdown is refused, or asked about at a
+                terminal (-yes does not answer that).
   -json         One JSON object on one line: {"host": ..., "pid": ...,
                 "outcomes": [what 'sock-shutdown -json' prints]}.
   -method NAME  auto or pidfd (the same here); call and syscall run code in
@@ -102,7 +106,7 @@ Exit status: 0 every socket shut down, 1 an error or a failed shutdown
 See also: in gdb, help sock-shutdown."""
 
 SUBCOMMANDS = {"shutdown": SHUTDOWN_HELP}
-CLI_SHUTDOWN_OPTIONS = dict(options.SOCK_SHUTDOWN_OPTIONS, yes=options.FLAG)
+CLI_SHUTDOWN_OPTIONS = dict(options.SOCK_SHUTDOWN_OPTIONS, yes=options.FLAG, force=options.FLAG)
 SHUTDOWN_USAGE = "python3 -m gdb_sockets PID shutdown FD [read|write|both]"
 
 
@@ -240,19 +244,29 @@ def _shutdown(pid: int, args: List[str]) -> int:
     if not chosen:
         sys.stdout.write("No socket of process %d matches; nothing done.\n" % target.pid)
         return 0
+    forecasts, safer = inspect.forecasts(target, chosen, how)
     if dry_run:
         sys.stdout.write("Would shut down in process %d:\n%s\n(dry run: nothing done)\n"
-                         % (target.pid, "\n".join(shutdown_report.plan_lines(chosen, how))))
+                         % (target.pid, "\n".join(shutdown_report.plan_lines(chosen, how,
+                                                                             forecasts))))
         return 0
-    asked = shutdown_report.confirmation(target.pid, chosen, how)
+    # With -json it goes to stderr, so that stdout is only the JSON.
+    stream = sys.stderr if as_json else sys.stdout
+    harm = shutdown_report.harm(chosen, how, forecasts, safer)
+    if harm is not None and not parsed.flag("force"):
+        if not sys.stdin.isatty():
+            raise SocketsError(harm.refusal)
+        stream.write("\n".join(harm.lines) + "\n")
+        stream.flush()
+        if not _confirm(harm.question, False):
+            raise SocketsError("not confirmed; nothing done")
+    asked = shutdown_report.confirmation(target.pid, chosen, how, forecasts)
     if asked is not None:
-        # With -json it goes to stderr, so that stdout is only the JSON.
-        stream = sys.stderr if as_json else sys.stdout
         stream.write("\n".join(asked.lines) + "\n")
         stream.flush()
         if not _confirm(asked.question, parsed.flag("yes")):
             raise SocketsError("not confirmed; nothing done")
-    outcomes = shutdown_run.perform_shutdown(target, chosen, how, method)
+    outcomes = shutdown_run.perform_shutdown(target, chosen, how, method, forecasts)
     if as_json:
         sys.stdout.write(_envelope(target.pid, outcomes=[o.to_json() for o in outcomes]))
     else:

@@ -252,3 +252,23 @@ def test_two_hosts_demo():
     assert rows[2][-1] == "recvfrom", lines
     assert re.search(r"^  note: checked: LWP \d+ left recvfrom on fd 4$", proc.stdout, re.M)
     assert lines[-1] == "client: recv() returned b''", lines
+
+
+# --------------------------------------------------------------------------
+# Predictions (issue 13): no harm without -force, the process running on
+
+
+def test_a_writer_sigpipe_would_kill_is_refused_without_force(targets):
+    binary = harness.build("pr_waiters")
+    target = targets([binary, "write-default"])
+    pid, fd = target.pid, target.info["fd"]
+    harness.wait_blocked(pid, pid, {1})
+    rc, out, err = cli(pid, "shutdown", "-yes", fd)
+    assert rc == 1, (rc, out, err)
+    assert ("refused: fd %d: LWP %d write: fails with EPIPE, and SIGPIPE, at its default "
+            "action, kills the process; 'sock-shutdown %d read' avoids that; give -force to "
+            "shut down anyway; nothing done" % (fd, pid, fd)) in err, err
+    harness.wait_blocked(pid, pid, {1})  # still writing: nothing was done
+    rc, out, err = cli(pid, "shutdown", "-force", fd)
+    assert rc == 0, (rc, out, err)
+    assert target.popen.wait(timeout=10) == -13  # SIGPIPE, as predicted
