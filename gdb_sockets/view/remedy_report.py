@@ -1,0 +1,269 @@
+"""What sock-timeout and sock-kill decide and say: pure logic, no gdb, no I/O.
+
+- which sockets each command refuses, and why, before anything is touched;
+- the keepalive and TCP_USER_TIMEOUT values for SECONDS, and when at the
+  latest the kernel gives up on a peer that answers nothing, from the rules
+  quoted in kernel/keepalive.py and the socket's own silence (TCP_INFO);
+- the lines and JSON of each outcome, with the command that puts the old
+  values back.
+"""
+
+from __future__ import annotations
+
+import errno as errno_module
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from ..errors import SocketsError
+from ..kernel.keepalive import MAX_COUNT, MAX_IDLE, MAX_INTERVAL, Keepalive, Silence
+from ..model import Socket
+
+TCP = frozenset({"tcp", "tcp6"})
+UDP = frozenset({"udp", "udp6"})
+# States whose connection the kernel can time out: keepalive runs in the
+# established and closing states, TCP_USER_TIMEOUT also ends SYN and FIN
+# retransmissions (TIME-WAIT sockets have no fd).
+TIMEOUT_STATES = frozenset({"ESTAB", "SYN-SENT", "SYN-RECV", "CLOSE-WAIT", "FIN-WAIT-1",
+                            "FIN-WAIT-2", "LAST-ACK", "CLOSING"})
+KILL_TCP_STATES = TIMEOUT_STATES
+PROBES = 3
+MAX_SECONDS = 86400
+
+_DURATION = re.compile(r"([0-9]{1,6})([smh]?)")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_seconds(command: str, text: str) -> int:
+    """SECONDS as typed: a whole number of seconds, or with a unit (90s, 5m, 2h)."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    value = int(match.group(1)) * _UNIT[match.group(2)] if match else 0
+    if not match or not 1 <= value <= MAX_SECONDS:
+        raise SocketsError("%s: %r is not a time; give whole seconds from 1 to %d, or "
+                           "minutes or hours such as 5m, 2h" % (command, text, MAX_SECONDS))
+    return value
+
+
+def settings_for(seconds: int) -> Keepalive:
+    """Keepalive and user timeout so that a silent peer is dropped within ``seconds``.
+
+    The user timeout is ``seconds``, and idle + PROBES x interval adds up to
+    it, the usual rule (a probe every quarter: idle 15, 3 probes 15 s apart
+    for a minute).  For a socket already silent longer than the user
+    timeout, the kernel gives up once the first probe is unanswered for an
+    interval (see ``give_up``).
+    """
+    interval = max(1, seconds // (PROBES + 1))
+    idle = max(1, seconds - PROBES * interval)
+    return Keepalive(True, min(idle, MAX_IDLE), min(interval, MAX_INTERVAL),
+                     min(PROBES, MAX_COUNT), seconds * 1000)
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """When the kernel gives up on a peer that answers nothing from now on.
+
+    ``seconds`` from now at the latest (None: never, or not known), and
+    the sentence saying what decides it.
+    """
+
+    seconds: Optional[float]
+    reason: str
+
+
+def _secs(value: float) -> str:
+    return "%g s" % round(value, 1) if value < 120 else duration_text(value * 1000)
+
+
+def give_up(settings: Keepalive, silence: Optional[Silence], rto_ms: Optional[int] = None) -> GiveUp:
+    """The kernel's rules (kernel/keepalive.py) applied to this socket now.
+
+    With data or a FIN unacknowledged, the retransmission timer decides:
+    the user timeout counts from the first unanswered retransmission, and
+    is checked when the timer fires (every rto).  Otherwise keepalive:
+    the first probe is due ``max(idle - silence, 0)`` from now, then one
+    every interval; without a user timeout the kernel gives up when
+    ``count`` probes are unanswered, with one when the silence has reached
+    it and a probe is out.
+    """
+    user = settings.user_timeout_ms / 1000.0
+    if silence is None:
+        return GiveUp(None, "the socket's TCP_INFO is not known")
+    heard = silence.since_heard_ms / 1000.0
+    if silence.unacked:
+        if not user:
+            return GiveUp(None, "%d segment%s unacknowledged: retransmissions go on until "
+                          "tcp_retries2 runs out" % (silence.unacked, _s(silence.unacked)))
+        rto = (rto_ms or 0) / 1000.0
+        latest = max(user - heard, 0.0) + rto
+        return GiveUp(latest, "%d segment%s unacknowledged: the kernel gives up once "
+                      "retransmissions have gone unanswered for %s, at a retransmission "
+                      "(rto %s)" % (silence.unacked, _s(silence.unacked), _secs(user),
+                                    _secs(rto)))
+    if not settings.enabled:
+        return GiveUp(None, "keepalive is off: an idle connection is never probed")
+    first = max(settings.idle - heard, 0.0)
+    if not user:
+        latest = first + settings.count * settings.interval
+        return GiveUp(latest, "%d keepalive probe%s %s apart, the first %s" % (
+            settings.count, _s(settings.count), _secs(settings.interval), _when(first)))
+    # With a user timeout: the first tick after a probe at which the socket
+    # has been silent that long.
+    ticks = max(1, math.ceil((user - heard - first) / settings.interval - 1e-9))
+    latest = first + ticks * settings.interval
+    if heard >= user:
+        reason = ("silent %s already, longer than the user timeout (%s): the first keepalive "
+                  "probe (%s) decides, unanswered for %s" % (
+                      duration_text(silence.since_heard_ms), _secs(user), _when(first),
+                      _secs(settings.interval)))
+    else:
+        reason = ("keepalive probes every %s from %s, until the peer has been silent for %s "
+                  "(the user timeout)" % (_secs(settings.interval), _when(first), _secs(user)))
+    return GiveUp(latest, reason)
+
+
+def _when(delay: float) -> str:
+    return "now" if delay <= 0 else "in %s" % _secs(delay)
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def duration_text(ms: int) -> str:
+    """'850ms', '42s', '8m05s', '8h02m', '3d04h': two units at most."""
+    if ms < 1000:
+        return "%dms" % ms
+    seconds = ms // 1000
+    if seconds < 60:
+        return "%ds" % seconds
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return "%dm%02ds" % (minutes, seconds)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return "%dh%02dm" % (hours, minutes)
+    days, hours = divmod(hours, 24)
+    return "%dd%02dh" % (days, hours)
+
+
+# --------------------------------------------------------------------------
+# Refusals
+
+
+def timeout_refusal(sock: Socket) -> Optional[str]:
+    """Why sock-timeout cannot act on ``sock`` (None: it can)."""
+    if sock.proto not in TCP:
+        if sock.proto == "unix":
+            return ("a UNIX socket has no keepalive or user timeout: its peer is a process of "
+                    "this host (use sock-shutdown)")
+        return ("keepalive and TCP_USER_TIMEOUT are TCP's; %s has no way to judge its peer"
+                % sock.proto)
+    if sock.state == "LISTEN":
+        return "a listening socket has no peer to time out"
+    if sock.state not in TIMEOUT_STATES:
+        return "it is not connected (state %s)" % sock.state
+    return None
+
+
+def kill_refusal(sock: Socket) -> Optional[str]:
+    """Why sock-kill cannot act on ``sock`` (None: it can)."""
+    if sock.proto == "unix":
+        return ("the kernel aborts only TCP and UDP sockets (SOCK_DESTROY answers EOPNOTSUPP "
+                "for UNIX); use sock-shutdown")
+    if sock.proto in TCP:
+        if sock.state == "LISTEN":
+            return "a listening socket has no peer to reset (use sock-shutdown)"
+        if sock.state not in KILL_TCP_STATES:
+            return "it is not connected (state %s)" % sock.state
+        return None
+    if sock.proto in UDP:
+        if not sock.in_table:
+            return "it is not bound: it is in no table, and nothing waits on it for data"
+        return None
+    return "only TCP and UDP sockets can be aborted, not %s" % sock.proto
+
+
+# --------------------------------------------------------------------------
+# Outcomes
+
+
+def errno_text(code: int) -> str:
+    return "%s: %s" % (errno_module.errorcode.get(code, "errno %d" % code), os.strerror(code))
+
+
+@dataclass
+class TimeoutOutcome:
+    """One sock-timeout: the values before and after, and when the kernel gives up."""
+
+    fd: int
+    before: Socket
+    old: Optional[Keepalive] = None
+    new: Optional[Keepalive] = None
+    silence: Optional[Silence] = None
+    give_up: Optional[GiveUp] = None
+    failure: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and self.new is not None
+
+    def to_json(self) -> Dict[str, object]:
+        return {
+            "fd": self.fd, "ok": self.ok, "failure": self.failure,
+            "before": self.before.to_json(),
+            "old": self.old.to_json() if self.old else None,
+            "new": self.new.to_json() if self.new else None,
+            "last_recv_ms": self.silence.last_recv_ms if self.silence else None,
+            "last_send_ms": self.silence.last_send_ms if self.silence else None,
+            "last_ack_ms": self.silence.last_ack_ms if self.silence else None,
+            "gives_up_within_s": (round(self.give_up.seconds, 3)
+                                  if self.give_up and self.give_up.seconds is not None else None),
+            "gives_up_because": self.give_up.reason if self.give_up else None,
+            "restore": restore_command(self.fd, self.old) if self.old else None,
+        }
+
+
+def settings_text(settings: Keepalive) -> str:
+    """'keepalive on, idle 15s, 3 probes 15s apart, user timeout 60000ms'."""
+    return "keepalive %s, idle %ds, %d probe%s %ds apart, user timeout %s" % (
+        "on" if settings.enabled else "off", settings.idle, settings.count, _s(settings.count),
+        settings.interval, "%dms" % settings.user_timeout_ms if settings.user_timeout_ms
+        else "0 (none)")
+
+
+def restore_command(fd: int, old: Keepalive) -> str:
+    """The sock-timeout command that puts ``old`` back on ``fd``."""
+    return "sock-timeout -keepalive %s -idle %d -interval %d -count %d -user-timeout %d %d" % (
+        "on" if old.enabled else "off", old.idle, old.interval, old.count,
+        old.user_timeout_ms, fd)
+
+
+@dataclass
+class KillOutcome:
+    """One sock-kill: which way ran, what the kernel answered, what changed."""
+
+    fd: int
+    before: Socket
+    way: Optional[str] = None        # "SOCK_DESTROY" or "disconnect"
+    errno: Optional[int] = None      # the kernel's answer (0: done)
+    cookie: Optional[int] = None
+    fallback_reason: Optional[str] = None  # why SOCK_DESTROY did not run
+    after: Optional[Socket] = None
+    failure: Optional[str] = None
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and self.errno == 0
+
+    def to_json(self) -> Dict[str, object]:
+        return {
+            "fd": self.fd, "ok": self.ok, "way": self.way, "cookie": self.cookie,
+            "errno": errno_module.errorcode.get(self.errno) if self.errno else None,
+            "fallback_reason": self.fallback_reason, "failure": self.failure,
+            "before": self.before.to_json(),
+            "after": self.after.to_json() if self.after is not None else None,
+        }

@@ -1,0 +1,114 @@
+"""view/remedy_report.py: the values for SECONDS, when the kernel gives up, refusals.
+
+The give-up times are checked against what this kernel did (measured with
+a blackholed peer in a veth namespace, see /work/notes/issue15.md): idle 2,
+interval 1, 3 probes, after 0.5 s and 4 s of silence, with and without a
+user timeout of 3000 ms.
+"""
+
+import pytest
+
+from gdb_sockets.errors import SocketsError
+from gdb_sockets.kernel.keepalive import Keepalive, Silence
+from gdb_sockets.model import InetEndpoint, Socket
+from gdb_sockets.view import remedy_report as rr
+
+
+def silent(ms, unacked=0):
+    return Silence(state=1, last_recv_ms=ms, last_send_ms=ms, last_ack_ms=ms, unacked=unacked,
+                   probes=0, retransmits=0)
+
+
+@pytest.mark.parametrize("silence_ms, user_ms, measured", [
+    (500, 0, 4.56),     # first probe 1.5 s from now, 3 probes 1 s apart
+    (4000, 0, 3.07),    # silent longer than idle: the first probe at once
+    (500, 3000, 2.55),  # the silence reaches 3 s at the second tick
+    (4000, 3000, 1.01),  # already past the user timeout: one probe decides
+])
+def test_give_up_matches_the_kernel(silence_ms, user_ms, measured):
+    got = rr.give_up(Keepalive(True, 2, 1, 3, user_ms), silent(silence_ms))
+    # The kernel's timers run in jiffies (4 ms here) and the measurement
+    # includes waking the reader: it came up to 70 ms after the computed time.
+    assert 0 <= measured - got.seconds < 0.1, (got, measured)
+
+
+def test_give_up_words():
+    long_silent = rr.give_up(Keepalive(True, 15, 15, 3, 60000), silent(8 * 3600 * 1000 + 2 * 60000))
+    assert long_silent.seconds == 15
+    assert long_silent.reason.startswith("silent 8h02m already, longer than the user timeout")
+    fresh = rr.give_up(Keepalive(True, 15, 15, 3, 60000), silent(0))
+    assert fresh.seconds == 60
+    off = rr.give_up(Keepalive(False, 7200, 75, 9, 0), silent(1000))
+    assert off.seconds is None and "keepalive is off" in off.reason
+    assert rr.give_up(Keepalive(True, 1, 1, 1, 0), None).seconds is None
+
+
+def test_give_up_with_data_in_flight():
+    # Retransmissions: the user timeout counts from the first one; checked each rto.
+    got = rr.give_up(Keepalive(True, 15, 15, 3, 60000), silent(10000, unacked=2), rto_ms=3200)
+    assert got.seconds == pytest.approx(50 + 3.2)
+    assert got.reason.startswith("2 segments unacknowledged")
+    never = rr.give_up(Keepalive(True, 15, 15, 3, 0), silent(10000, unacked=1))
+    assert never.seconds is None and "tcp_retries2" in never.reason
+
+
+@pytest.mark.parametrize("seconds, expected", [
+    (60, Keepalive(True, 15, 15, 3, 60000)),
+    (5, Keepalive(True, 2, 1, 3, 5000)),
+    (1, Keepalive(True, 1, 1, 3, 1000)),
+    (86400, Keepalive(True, 21600, 21600, 3, 86400000)),
+])
+def test_settings_for(seconds, expected):
+    assert rr.settings_for(seconds) == expected
+
+
+def test_settings_add_up_to_the_user_timeout():
+    for seconds in range(4, 3000, 7):
+        s = rr.settings_for(seconds)
+        assert s.idle + s.count * s.interval == seconds
+        assert rr.give_up(s, silent(0)).seconds == seconds
+
+
+@pytest.mark.parametrize("text, value", [("60", 60), ("5m", 300), ("2h", 7200), ("90s", 90),
+                                         (" 7 ", 7)])
+def test_parse_seconds(text, value):
+    assert rr.parse_seconds("sock-timeout", text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "1.5", "1e3", "86401", "5d", "", "0x10", "٣"])
+def test_parse_seconds_refuses(text):
+    with pytest.raises(SocketsError, match="is not a time"):
+        rr.parse_seconds("sock-timeout", text)
+
+
+def sock(proto, state, in_table=True):
+    return Socket(fd=5, inode=1, proto=proto, state=state, in_table=in_table,
+                  local=InetEndpoint("10.0.0.1", 1), peer=InetEndpoint("10.0.0.2", 2))
+
+
+def test_refusals():
+    assert rr.timeout_refusal(sock("tcp", "ESTAB")) is None
+    assert rr.timeout_refusal(sock("tcp6", "CLOSE-WAIT")) is None
+    assert "listening" in rr.timeout_refusal(sock("tcp", "LISTEN"))
+    assert "not connected" in rr.timeout_refusal(sock("tcp", "UNCONN"))
+    assert "TCP's" in rr.timeout_refusal(sock("udp", "ESTAB"))
+    assert "UNIX" in rr.timeout_refusal(sock("unix", "ESTAB"))
+    assert rr.kill_refusal(sock("tcp", "ESTAB")) is None
+    assert rr.kill_refusal(sock("udp", "UNCONN")) is None
+    assert "not bound" in rr.kill_refusal(sock("udp", "UNCONN", in_table=False))
+    assert "EOPNOTSUPP" in rr.kill_refusal(sock("unix", "ESTAB"))
+    assert "listening" in rr.kill_refusal(sock("tcp", "LISTEN"))
+    assert rr.kill_refusal(sock("packet", "UNCONN")).endswith("not packet")
+
+
+def test_duration_text():
+    assert [rr.duration_text(ms) for ms in (850, 42000, 485000, 28920000, 273600000)] == [
+        "850ms", "42s", "8m05s", "8h02m", "3d04h"]
+
+
+def test_restore_command_and_settings_text():
+    old = Keepalive(False, 7200, 75, 9, 0)
+    assert rr.restore_command(7, old) == (
+        "sock-timeout -keepalive off -idle 7200 -interval 75 -count 9 -user-timeout 0 7")
+    assert rr.settings_text(Keepalive(True, 15, 15, 3, 60000)) == (
+        "keepalive on, idle 15s, 3 probes 15s apart, user timeout 60000ms")
