@@ -88,6 +88,7 @@ class Silence:
     unacked: int
     probes: int
     retransmits: int
+    rto_ms: int = 0
 
     @property
     def since_heard_ms(self) -> int:
@@ -101,10 +102,10 @@ def parse_tcp_info(raw: bytes) -> Optional[Silence]:
         return None
     fields = _TCP_INFO_HEAD.unpack_from(raw)
     state, _ca, retransmits, probes = fields[:4]
-    unacked = fields[8 + 4]
+    rto_us, unacked = fields[8], fields[8 + 4]
     last_data_sent, _last_ack_sent, last_data_recv, last_ack_recv = fields[8 + 9:8 + 13]
     return Silence(state, last_data_recv, last_data_sent, last_ack_recv, unacked, probes,
-                   retransmits)
+                   retransmits, rto_us // 1000)
 
 
 _libc = None

@@ -77,7 +77,7 @@ def _secs(value: float) -> str:
     return "%g s" % round(value, 1) if value < 120 else duration_text(value * 1000)
 
 
-def give_up(settings: Keepalive, silence: Optional[Silence], rto_ms: Optional[int] = None) -> GiveUp:
+def give_up(settings: Keepalive, silence: Optional[Silence]) -> GiveUp:
     """The kernel's rules (kernel/keepalive.py) applied to this socket now.
 
     With data or a FIN unacknowledged, the retransmission timer decides:
@@ -96,7 +96,7 @@ def give_up(settings: Keepalive, silence: Optional[Silence], rto_ms: Optional[in
         if not user:
             return GiveUp(None, "%d segment%s unacknowledged: retransmissions go on until "
                           "tcp_retries2 runs out" % (silence.unacked, _s(silence.unacked)))
-        rto = (rto_ms or 0) / 1000.0
+        rto = silence.rto_ms / 1000.0
         latest = max(user - heard, 0.0) + rto
         return GiveUp(latest, "%d segment%s unacknowledged: the kernel gives up once "
                       "retransmissions have gone unanswered for %s, at a retransmission "
@@ -119,13 +119,14 @@ def give_up(settings: Keepalive, silence: Optional[Silence], rto_ms: Optional[in
                       duration_text(silence.since_heard_ms), _secs(user), _when(first),
                       _secs(settings.interval)))
     else:
-        reason = ("keepalive probes every %s from %s, until the peer has been silent for %s "
-                  "(the user timeout)" % (_secs(settings.interval), _when(first), _secs(user)))
+        reason = ("keepalive probes every %s, the first %s, until the peer has been silent "
+                  "for %s (the user timeout)" % (_secs(settings.interval), _when(first),
+                                                 _secs(user)))
     return GiveUp(latest, reason)
 
 
 def _when(delay: float) -> str:
-    return "now" if delay <= 0 else "in %s" % _secs(delay)
+    return "at once" if delay <= 0 else "in %s" % _secs(delay)
 
 
 def _s(count: int) -> str:

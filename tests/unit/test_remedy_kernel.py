@@ -26,6 +26,7 @@ def test_tcp_info_silence_figures_agree_with_ss():
     silence = keepalive.parse_tcp_info(sample("tcp_info_idle"))
     ss = EXPECTED["ss_last_ms"]
     assert silence.state == 1 and silence.unacked == 0
+    assert silence.rto_ms == 204  # ss: rto:204
     for ours, theirs in ((silence.last_recv_ms, ss["lastrcv"]),
                          (silence.last_send_ms, ss["lastsnd"]),
                          (silence.last_ack_ms, ss["lastack"])):

@@ -14,9 +14,9 @@ from gdb_sockets.model import InetEndpoint, Socket
 from gdb_sockets.view import remedy_report as rr
 
 
-def silent(ms, unacked=0):
+def silent(ms, unacked=0, rto_ms=204):
     return Silence(state=1, last_recv_ms=ms, last_send_ms=ms, last_ack_ms=ms, unacked=unacked,
-                   probes=0, retransmits=0)
+                   probes=0, retransmits=0, rto_ms=rto_ms)
 
 
 @pytest.mark.parametrize("silence_ms, user_ms, measured", [
@@ -45,7 +45,7 @@ def test_give_up_words():
 
 def test_give_up_with_data_in_flight():
     # Retransmissions: the user timeout counts from the first one; checked each rto.
-    got = rr.give_up(Keepalive(True, 15, 15, 3, 60000), silent(10000, unacked=2), rto_ms=3200)
+    got = rr.give_up(Keepalive(True, 15, 15, 3, 60000), silent(10000, unacked=2, rto_ms=3200))
     assert got.seconds == pytest.approx(50 + 3.2)
     assert got.reason.startswith("2 segments unacknowledged")
     never = rr.give_up(Keepalive(True, 15, 15, 3, 0), silent(10000, unacked=1))
