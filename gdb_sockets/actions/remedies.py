@@ -79,7 +79,7 @@ def _timeout(pid: int, sock: Socket, wanted: Keepalive, apply: bool) -> TimeoutO
     except _Gone as e:
         outcome.failure = str(e)
         return outcome
-    outcome.give_up = give_up(outcome.new, outcome.silence)
+    outcome.give_up = give_up(outcome.new, outcome.silence, sock.send_q or 0)
     return outcome
 
 

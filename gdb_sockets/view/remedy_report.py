@@ -77,31 +77,34 @@ def _secs(value: float) -> str:
     return "%g s" % round(value, 1) if value < 120 else duration_text(value * 1000)
 
 
-def give_up(settings: Keepalive, silence: Optional[Silence]) -> GiveUp:
+def give_up(settings: Keepalive, silence: Optional[Silence], send_queue: int = 0) -> GiveUp:
     """The kernel's rules (kernel/keepalive.py) applied to this socket now.
 
-    With data or a FIN unacknowledged, the retransmission timer decides:
-    the user timeout counts from the first unanswered retransmission, and
-    is checked when the timer fires (every rto).  Otherwise keepalive:
-    the first probe is due ``max(idle - silence, 0)`` from now, then one
-    every interval; without a user timeout the kernel gives up when
-    ``count`` probes are unanswered, with one when the silence has reached
-    it and a probe is out.
+    With data waiting (``send_queue`` bytes not yet acknowledged, or
+    segments in flight), keepalive does not run: retransmissions, or
+    zero-window probes when the peer's window is shut, go on, and the user
+    timeout ends them once the peer has answered nothing for that long,
+    checked when their timer fires (about every rto).  Otherwise
+    keepalive: the first probe is due ``max(idle - silence, 0)`` from now,
+    then one every interval; without a user timeout the kernel gives up
+    when ``count`` probes are unanswered, with one when the silence has
+    reached it and a probe is out.
     """
     user = settings.user_timeout_ms / 1000.0
     if silence is None:
         return GiveUp(None, "the socket's TCP_INFO is not known")
     heard = silence.since_heard_ms / 1000.0
-    if silence.unacked:
+    if silence.unacked or send_queue:
+        waiting = ("%d bytes waiting to be sent or acknowledged" % send_queue if send_queue
+                   else "%d segment%s unacknowledged" % (silence.unacked, _s(silence.unacked)))
         if not user:
-            return GiveUp(None, "%d segment%s unacknowledged: retransmissions go on until "
-                          "tcp_retries2 runs out" % (silence.unacked, _s(silence.unacked)))
+            return GiveUp(None, "%s: retransmissions go on until tcp_retries2 runs out"
+                          % waiting)
         rto = silence.rto_ms / 1000.0
         latest = max(user - heard, 0.0) + rto
-        return GiveUp(latest, "%d segment%s unacknowledged: the kernel gives up once "
-                      "retransmissions have gone unanswered for %s, at a retransmission "
-                      "(rto %s)" % (silence.unacked, _s(silence.unacked), _secs(user),
-                                    _secs(rto)))
+        return GiveUp(latest, "%s: the kernel gives up once the peer has answered nothing "
+                      "for %s (retransmissions or zero-window probes, about every %s)"
+                      % (waiting, _secs(user), _secs(rto)))
     if not settings.enabled:
         return GiveUp(None, "keepalive is off: an idle connection is never probed")
     first = max(settings.idle - heard, 0.0)

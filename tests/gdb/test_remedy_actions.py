@@ -31,10 +31,10 @@ def lab():
         yield made
 
 
-def start(lab, targets, kind="tcp"):
-    peer = targets(lab.in_peer([sys.executable, PEER, PORT]))
+def start(lab, targets, kind="tcp", peer_args=()):
+    peer = targets(lab.in_peer([sys.executable, PEER, PORT] + list(peer_args)))
     client = targets(lab.in_target([sys.executable, CLIENT, PEER_ADDRESS, PORT, kind]))
-    if kind == "tcp":
+    if kind != "udp":
         ports = sorted(client.info["ports"].values())
         assert sorted(int(peer.expect("ACCEPT").split()[1]) for _ in ports) == ports
     return peer, client
@@ -59,6 +59,31 @@ def test_timeout_blackholed_peer_reader_gets_etimedout(lab, targets):
     assert client.expect("WOKE", timeout=bound + 10) == "WOKE err=ETIMEDOUT"
     assert ss_tcp_info(lab, client.info["ports"]["stuck"]) == {}  # gone from the table
     assert ss_tcp_info(lab, client.info["ports"]["other"])["state"] == "ESTAB"
+
+
+def wait_blocked_in_send(pid, timeout=10.0):
+    """Until the main thread sleeps waiting for send-buffer space."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/%d/wchan" % pid) as f:
+            if f.read() == "wait_woken":
+                with open("/proc/%d/syscall" % pid) as f:
+                    if f.read().split()[0] == "44":  # sendto
+                        return
+        time.sleep(0.05)
+    raise AssertionError("process %d never blocked in send" % pid)
+
+
+def test_timeout_blackholed_peer_writer_gets_etimedout(lab, targets):
+    _peer, client = start(lab, targets, kind="tcp-write", peer_args=["quiet"])
+    wait_blocked_in_send(client.pid)
+    stuck = record(client.pid, client.info["fds"]["stuck"])
+    assert stuck.send_q > 0
+    lab.blackhole()
+    outcome = remedies.set_timeout(client.pid, stuck, remedy_report.settings_for(3))
+    assert outcome.ok, outcome.failure
+    assert "waiting to be sent or acknowledged" in outcome.give_up.reason
+    assert client.expect("WOKE", timeout=outcome.give_up.seconds + 10) == "WOKE err=ETIMEDOUT"
 
 
 def test_timeout_live_idle_peer_is_probed_and_kept(lab, targets):

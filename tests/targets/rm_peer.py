@@ -1,6 +1,6 @@
 """rm_peer: the far end for sock-timeout/sock-kill tests, run in its own namespace.
 
-    python3 rm_peer.py PORT
+    python3 rm_peer.py PORT [quiet]
 
 Listens on 0.0.0.0:PORT (TCP) and 0.0.0.0:PORT (UDP), prints
 
@@ -9,6 +9,8 @@ Listens on 0.0.0.0:PORT (TCP) and 0.0.0.0:PORT (UDP), prints
 then for every TCP connection it accepts, ``ACCEPT CLIENTPORT``, and when
 the connection ends, ``PEER-EOF CLIENTPORT`` (a FIN) or ``PEER-ERR
 CLIENTPORT ERRNONAME`` (ECONNRESET for a reset).  It sends nothing.
+With ``quiet`` it never reads (a writer to it fills the window) and says
+only ACCEPT.
 """
 
 import errno
@@ -19,6 +21,7 @@ import sys
 import threading
 
 port = int(sys.argv[1])
+quiet = sys.argv[2:] == ["quiet"]
 listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 listener.bind(("0.0.0.0", port))
@@ -47,4 +50,8 @@ def watch(conn, client_port):
 while True:
     conn, address = listener.accept()
     say("ACCEPT %d" % address[1])
+    if quiet:
+        kept = globals().setdefault("kept", [])
+        kept.append(conn)
+        continue
     threading.Thread(target=watch, args=(conn, address[1]), daemon=True).start()

@@ -52,6 +52,17 @@ def test_give_up_with_data_in_flight():
     assert never.seconds is None and "tcp_retries2" in never.reason
 
 
+def test_give_up_writer_facing_a_shut_window():
+    # Measured: a writer blocked on a full window (unacked 0, 2 zero-window
+    # probes out), peer blackholed, last ACK 2704 ms before; user timeout
+    # 4000 ms: ETIMEDOUT 1.32 s after it was set.
+    probing = Silence(state=1, last_recv_ms=3020, last_send_ms=2948, last_ack_ms=2704,
+                      unacked=0, probes=2, retransmits=0, rto_ms=212)
+    got = rr.give_up(Keepalive(True, 1, 1, 3, 4000), probing, send_queue=1 << 20)
+    assert got.seconds - 0.212 <= 1.32 <= got.seconds
+    assert got.reason.startswith("1048576 bytes waiting to be sent or acknowledged")
+
+
 @pytest.mark.parametrize("seconds, expected", [
     (60, Keepalive(True, 15, 15, 3, 60000)),
     (5, Keepalive(True, 2, 1, 3, 5000)),
