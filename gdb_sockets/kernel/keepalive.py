@@ -59,6 +59,11 @@ MAX_COUNT = 127
 # last_ack_sent, last_data_recv, last_ack_recv (ms ago).
 _TCP_INFO_HEAD = struct.Struct("=8B13I")
 _INT = struct.Struct("=i")
+# A sock_diag answer: netlink header (16 bytes), struct inet_diag_msg (72),
+# then attributes (struct rtattr: u16 len, u16 type, payload padded to 4).
+INET_DIAG_INFO = 2
+_DIAG_ATTRS_AT = 16 + 72
+_RTATTR = struct.Struct("=HH")
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,20 @@ def _c():
 # it: socket(fileno=...) sets O_NONBLOCK when a default timeout is in
 # force, and the copy shares its open file description (and so its flags)
 # with the target's fd.
+def silence_from_diag(data: bytes, offset: int, length: int) -> Optional[Silence]:
+    """The silence figures of the INET_DIAG_INFO attribute of the sock_diag
+    message at ``offset`` (``length`` bytes), None if it has none."""
+    at, end = offset + _DIAG_ATTRS_AT, offset + length
+    while at + _RTATTR.size <= end:
+        attr_len, kind = _RTATTR.unpack_from(data, at)
+        if attr_len < _RTATTR.size:
+            return None
+        if kind == INET_DIAG_INFO:
+            return parse_tcp_info(data[at + _RTATTR.size:at + attr_len])
+        at += (attr_len + 3) & ~3
+    return None
+
+
 def _get_int(fd: int, level: int, name: int) -> int:
     value = ctypes.c_int()
     size = ctypes.c_uint32(ctypes.sizeof(value))

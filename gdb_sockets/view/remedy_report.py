@@ -36,13 +36,13 @@ _DURATION = re.compile(r"([0-9]{1,6})([smh]?)")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 
-def parse_seconds(command: str, text: str) -> int:
+def parse_seconds(text: str) -> int:
     """SECONDS as typed: a whole number of seconds, or with a unit (90s, 5m, 2h)."""
     match = _DURATION.fullmatch(text.strip().lower())
     value = int(match.group(1)) * _UNIT[match.group(2)] if match else 0
     if not match or not 1 <= value <= MAX_SECONDS:
-        raise SocketsError("%s: %r is not a time; give whole seconds from 1 to %d, or "
-                           "minutes or hours such as 5m, 2h" % (command, text, MAX_SECONDS))
+        raise SocketsError("%r is not a time; give whole seconds from 1 to %d, or "
+                           "minutes or hours such as 5m, 2h" % (text, MAX_SECONDS))
     return value
 
 
@@ -271,3 +271,152 @@ class KillOutcome:
             "before": self.before.to_json(),
             "after": self.after.to_json() if self.after is not None else None,
         }
+
+
+# --------------------------------------------------------------------------
+# Words
+
+
+def exact_settings(given: Dict[str, List[str]]) -> Keepalive:
+    """The Keepalive that -keepalive, -idle, -interval, -count, -user-timeout
+    give (all five, each once: the restore line prints them so)."""
+    names = ("keepalive", "idle", "interval", "count", "user-timeout")
+    missing = [n for n in names if not given.get(n)]
+    if missing:
+        raise SocketsError("give all of -keepalive -idle -interval -count -user-timeout "
+                           "(as the restore line prints them), or SECONDS; missing: %s"
+                           % ", ".join("-" + n for n in missing))
+    values = {}
+    for name in names:
+        if len(given[name]) > 1:
+            raise SocketsError("give -%s once" % name)
+        values[name] = given[name][0]
+    if values["keepalive"].lower() not in ("on", "off"):
+        raise SocketsError("-keepalive %r: give on or off" % values["keepalive"])
+    limits = {"idle": (1, MAX_IDLE), "interval": (1, MAX_INTERVAL), "count": (1, MAX_COUNT),
+              "user-timeout": (0, 2**31 - 1)}
+    numbers = {}
+    for name, (low, high) in limits.items():
+        text = values[name]
+        if not re.fullmatch(r"[0-9]{1,10}", text) or not low <= int(text) <= high:
+            raise SocketsError("-%s %r: give a whole number from %d to %d"
+                               % (name, text, low, high))
+        numbers[name] = int(text)
+    return Keepalive(values["keepalive"].lower() == "on", numbers["idle"], numbers["interval"],
+                     numbers["count"], numbers["user-timeout"])
+
+
+def _waiting(sock: Socket) -> str:
+    waiters = ["LWP %d %s" % (w.lwp, w.syscall) + (" (%s)" % w.detail if w.detail else "")
+               for w in sock.waiters]
+    return "; waiting now: " + ", ".join(waiters) if waiters else ""
+
+
+def silence_text(silence: Optional[Silence]) -> str:
+    """'silent 8h02m (data received 8h02m ago, sent 8h02m ago, last ACK 1.2s ago)'."""
+    if silence is None:
+        return "silence unknown"
+    return "silent %s (data received %s ago, sent %s ago, last ACK %s ago)" % (
+        duration_text(silence.last_recv_ms), duration_text(silence.last_recv_ms),
+        duration_text(silence.last_send_ms), duration_text(silence.last_ack_ms))
+
+
+def timeout_lines(outcome: TimeoutOutcome, dry_run: bool = False) -> List[str]:
+    """The lines sock-timeout prints for one socket."""
+    sock = outcome.before
+    head = "fd %d: %s %s" % (outcome.fd, describe(sock), sock.state)
+    if outcome.old is None:
+        return [head + ": %s" % outcome.failure]
+    lines = [head + ", " + silence_text(outcome.silence),
+             "  was: " + settings_text(outcome.old)]
+    if outcome.new is None:
+        lines.append("  not set: %s" % outcome.failure)
+    else:
+        lines.append("  %s: %s" % ("would be" if dry_run else "now", settings_text(outcome.new)))
+        found = outcome.give_up
+        if found is not None and found.seconds is not None:
+            lines.append("  a peer that answers nothing is dropped within %s: %s; a thread "
+                         "blocked on fd %d then fails with ETIMEDOUT%s"
+                         % (_secs(found.seconds), found.reason, outcome.fd, _waiting(sock)))
+        elif found is not None:
+            lines.append("  the kernel will not give up: %s" % found.reason)
+    if not dry_run:
+        lines.append("  to put the old values back: " + restore_command(outcome.fd, outcome.old))
+    return lines
+
+
+def describe(sock: Socket) -> str:
+    """'tcp 10.0.0.1:41796 -> 10.0.0.2:8080' (as sock-shutdown says it)."""
+    from .shutdown_report import describe_socket
+    return describe_socket(sock)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    lines: List[str]
+    question: str
+
+
+def confirmation(verb: str, pid: int, chosen, warn: Optional[str] = None) -> Optional[Confirmation]:
+    """Several sockets, or one other processes hold too: say so and ask
+    (the rule of sock-shutdown)."""
+    shared = [s for s in chosen if s.holders]
+    if len(chosen) <= 1 and not shared:
+        return None
+    lines = ["About to %s in process %d:" % (verb, pid)]
+    lines.extend("  fd %d: %s %s" % (s.fd, describe(s), s.state) for s in chosen)
+    if shared:
+        lines.append("Other processes hold the same socket: it changes for them too.")
+    if warn:
+        lines.append(warn)
+    question = "%s %d socket%s? " % (verb[0].upper() + verb[1:], len(chosen), _s(len(chosen)))
+    return Confirmation(lines, question)
+
+
+# What a thread waiting on the socket meets after each way (measured on
+# Linux 6.18, notes/issue15.md): SOCK_DESTROY is tcp_abort/udp_abort (the
+# error once, then end-of-file; writes then fail with EPIPE and SIGPIPE);
+# the disconnect is tcp_disconnect (a reader got EPIPE, then ECONNRESET).
+_AFTER = {
+    ("SOCK_DESTROY", "tcp"): ("fails with ECONNABORTED", "then reads return 0 and writes "
+                              "fail with EPIPE (and SIGPIPE)"),
+    ("SOCK_DESTROY", "udp"): ("fails with ECONNABORTED", "the socket is no longer connected"),
+    ("disconnect", "tcp"): ("fails with an error (EPIPE here, then ECONNRESET)",
+                            "the socket is no longer connected"),
+}
+
+
+def kill_lines(outcome: KillOutcome, held: bool = True) -> List[str]:
+    """The lines sock-kill prints for one socket."""
+    sock = outcome.before
+    after = outcome.after
+    if after is None:
+        state = "gone (the fd is no longer open)"
+    elif not after.in_table:
+        state = "%s (no longer in the kernel's table)" % after.state
+    else:
+        state = after.state
+    lines = ["fd %d: %s: %s -> %s" % (outcome.fd, describe(sock), sock.state, state)]
+    if outcome.way is None:
+        lines.append("  nothing done: %s" % outcome.failure)
+        return lines
+    call = ("SOCK_DESTROY (cookie %d)" % outcome.cookie if outcome.way == "SOCK_DESTROY"
+            else "connect(AF_UNSPEC) on a copy")
+    if outcome.fallback_reason:
+        lines.append("  note: %s; the disconnect runs instead" % outcome.fallback_reason)
+    if not outcome.ok:
+        lines.append("  %s: %s" % (call, outcome.failure or errno_text(outcome.errno or 0)))
+        return lines
+    kind = "tcp" if sock.proto in TCP else "udp"
+    told = "the peer was sent a reset" if kind == "tcp" else "UDP tells the peer nothing"
+    lines.append("  %s = 0: %s; fd %d stays open" % (call, told, outcome.fd))
+    first, then = _AFTER[(outcome.way, kind)]
+    when = " when the process resumes" if held else ""
+    for w in sock.waiters:
+        who = "LWP %d %s" % (w.lwp, w.syscall) + (" (%s)" % w.detail if w.detail else "")
+        lines.append("  %s: %s%s (a poll sees the fd ready); %s" % (who, first, when, then))
+    if not sock.waiters:
+        lines.append("  no thread waits on fd %d now; the next call on it %s; %s"
+                     % (outcome.fd, first, then))
+    lines.extend("  note: %s" % note for note in outcome.notes)
+    return lines

@@ -103,3 +103,19 @@ def test_keepalive_read_and_apply_on_a_real_socket():
     finally:
         for s in (client, server, listener):
             s.close()
+
+
+def test_silence_from_a_sock_diag_answer():
+    # The exact answer (with INET_DIAG_INFO) the capture received right
+    # after reading TCP_INFO: the same figures, a few ms later at most.
+    data = sample("diag_info_answer")
+    length = struct.unpack_from("=I", data)[0]
+    from_diag = keepalive.silence_from_diag(data, 0, length)
+    from_sockopt = keepalive.parse_tcp_info(sample("tcp_info_idle"))
+    assert struct.unpack_from("=I", data, 16 + 68)[0] == EXPECTED["inode"]
+    for field in ("last_recv_ms", "last_send_ms", "last_ack_ms"):
+        assert 0 <= getattr(from_diag, field) - getattr(from_sockopt, field) < 20
+    assert (from_diag.state, from_diag.unacked, from_diag.rto_ms) == (1, 0, 204)
+    # Cut before the attribute, or a message without attributes: none.
+    assert keepalive.silence_from_diag(data, 0, 16 + 72) is None
+    assert keepalive.silence_from_diag(data[:16 + 72 + 4], 0, 16 + 72 + 4) is None

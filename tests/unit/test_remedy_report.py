@@ -83,13 +83,13 @@ def test_settings_add_up_to_the_user_timeout():
 @pytest.mark.parametrize("text, value", [("60", 60), ("5m", 300), ("2h", 7200), ("90s", 90),
                                          (" 7 ", 7)])
 def test_parse_seconds(text, value):
-    assert rr.parse_seconds("sock-timeout", text) == value
+    assert rr.parse_seconds(text) == value
 
 
 @pytest.mark.parametrize("text", ["0", "-5", "1.5", "1e3", "86401", "5d", "", "0x10", "٣"])
 def test_parse_seconds_refuses(text):
     with pytest.raises(SocketsError, match="is not a time"):
-        rr.parse_seconds("sock-timeout", text)
+        rr.parse_seconds(text)
 
 
 def sock(proto, state, in_table=True):
