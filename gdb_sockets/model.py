@@ -185,6 +185,28 @@ class Holder:
 
 
 # The -extended view of a socket as the kernel gave it (kernel/sockopt.py):
+@dataclass(frozen=True)
+class Silence:
+    """How long a TCP connection has been quiet, from its TCP_INFO (ms ago):
+    since data last came in and went out and since the last ACK came in;
+    with the state, the unacknowledged segments, the unanswered probes, the
+    retransmissions in a row and the retransmission timer."""
+
+    state: int
+    last_recv_ms: int
+    last_send_ms: int
+    last_ack_ms: int
+    unacked: int = 0
+    probes: int = 0
+    retransmits: int = 0
+    rto_ms: int = 0
+
+    @property
+    def since_heard_ms(self) -> int:
+        """The kernel's keepalive_time_elapsed: since any segment came in."""
+        return min(self.last_recv_ms, self.last_ack_ms)
+
+
 # "memory" (SO_MEMINFO) and, for TCP, "tcp" (TCP_INFO), each a dict of numbers.
 Details = Dict[str, Dict[str, Any]]
 
@@ -197,7 +219,10 @@ class Socket:
     ``socket()``, unbound UDP): then only its protocol is known and the
     addresses and queues are None.
 
-    The last four fields are what the view adds, and take no part in
+    ``silence``: a TCP socket's TCP_INFO times where sock_diag's answer
+    carried them (see listing/exact.py), else None.
+
+    The last five fields are what the view adds, and take no part in
     comparing records: the threads blocked on the fd (``waiters``), the
     process's other fds naming the same socket (``also_fds``), other
     processes' fds on it (``holders``: None unless they were looked for)
@@ -216,6 +241,7 @@ class Socket:
     type: Optional[str] = None
     in_table: bool = True
     uid: Optional[int] = None
+    silence: Optional[Silence] = field(default=None, compare=False)
     waiters: Tuple[Waiter, ...] = field(default=(), compare=False)
     also_fds: Tuple[int, ...] = field(default=(), compare=False)
     holders: Optional[Tuple[Holder, ...]] = field(default=None, compare=False)
@@ -237,6 +263,11 @@ class Socket:
         }
         if self.type is not None:
             out["type"] = self.type
+        if self.proto in ("tcp", "tcp6"):
+            quiet = self.silence
+            out["last_recv_ms"] = quiet.last_recv_ms if quiet is not None else None
+            out["last_send_ms"] = quiet.last_send_ms if quiet is not None else None
+            out["last_ack_ms"] = quiet.last_ack_ms if quiet is not None else None
         out["waiters"] = [w.to_json() for w in self.waiters]
         out["also_fds"] = list(self.also_fds)
         if self.holders is not None:

@@ -13,14 +13,18 @@ view/remedy_report.py; the refusals are checked by the caller first
 from __future__ import annotations
 
 import errno
-from typing import Optional
+from typing import Callable, List, Optional, Sequence
 
+from ..errors import SocketsError
 from ..kernel import destroy, keepalive
 from ..kernel.keepalive import Keepalive
 from ..model import Socket
+from ..view.filters import SocketFilter
+from ..view.inspect import annotated, listing_of
 from ..view.remedy_report import (KillOutcome, TimeoutOutcome, UDP, errno_text, give_up)
-from ..netns import DiagUnavailable, open_diag_socket
-from ..sockfd import CopyUnavailable, FdCopies
+from .shutdown_run import refuse_unless_socket
+from ..kernel.fd_copies import CopyUnavailable, FdCopies
+from ..kernel.netns import DiagUnavailable, open_diag_socket
 
 # SOCK_DESTROY answers that mean "not this way" (no CONFIG_INET_DIAG_DESTROY,
 # no CAP_NET_ADMIN over the namespace): the disconnect can still run.
@@ -29,6 +33,30 @@ _NOT_THIS_WAY = {errno.EOPNOTSUPP, errno.EPERM, errno.EACCES}
 
 class _Gone(Exception):
     pass
+
+
+def plan(target, selection: SocketFilter, refusal: Callable[[Socket], Optional[str]],
+         remote_reason: str) -> List[Socket]:
+    """The sockets ``selection`` picks, each checked by ``refusal``, touching nothing.
+
+    As sock-shutdown's plan: explicit fds must each be an open socket,
+    filters may match nothing; the chosen sockets carry their waiters and
+    the other processes that hold them.  One refused socket refuses the
+    whole request (SocketsError with every reason): nothing is done.
+    """
+    if target.remote:
+        raise SocketsError("not through gdbserver: %s" % remote_reason)
+    for fd in sorted(selection.fds or ()):
+        refuse_unless_socket(target.reader, target.pid, fd)
+    result = listing_of(target)
+    wanted = {s.fd for s in selection.apply(result.sockets)}
+    scan = {s.inode for s in result.sockets if s.fd in wanted}
+    chosen = [s for s in annotated(target, result, scan or None).sockets if s.fd in wanted]
+    refused = [(s.fd, refusal(s)) for s in chosen]
+    refused = [(fd, why) for fd, why in refused if why]
+    if refused:
+        raise SocketsError("%s; nothing done" % "; ".join("fd %d: %s" % r for r in refused))
+    return chosen
 
 
 def _copy(copies: FdCopies, pid: int, sock: Socket) -> int:
@@ -156,3 +184,12 @@ def _destroy(pid: int, target: destroy.Target, outcome: KillOutcome,
     elif code:
         outcome.failure = "SOCK_DESTROY: %s" % errno_text(code)
     return None
+
+
+def kill_all(target, chosen: Sequence[Socket]) -> List[KillOutcome]:
+    """``kill`` each chosen socket, then read the tables again for ``after``."""
+    outcomes = [kill(target.pid, sock) for sock in chosen]
+    after = {s.fd: s for s in listing_of(target).sockets}
+    for outcome in outcomes:
+        outcome.after = after.get(outcome.fd)
+    return outcomes

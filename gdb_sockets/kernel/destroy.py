@@ -21,10 +21,13 @@ Nothing here reads from the socket (see keepalive.py).  No gdb here.
 from __future__ import annotations
 
 import ctypes
+import errno as errno_module
 import os
 import socket
 import struct
 from typing import NamedTuple, Optional
+
+from .libc import libc
 
 SOCK_DESTROY = 21
 NLM_F_REQUEST = 0x1
@@ -111,21 +114,11 @@ def send_destroy(diag: socket.socket, target: Target, seq: int = 1,
         diag.settimeout(None)
 
 
-_libc = None
-
-
-def _c():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
 def cookie(fd: int) -> Optional[int]:
     """SO_COOKIE of the socket ``fd`` (a copy), None if the kernel does not say."""
     value = ctypes.c_uint64()
     size = ctypes.c_uint32(8)
-    if _c().getsockopt(fd, socket.SOL_SOCKET, SO_COOKIE, ctypes.byref(value),
+    if libc().getsockopt(fd, socket.SOL_SOCKET, SO_COOKIE, ctypes.byref(value),
                        ctypes.byref(size)) != 0 or size.value != 8:
         return None
     return value.value
@@ -134,13 +127,12 @@ def cookie(fd: int) -> Optional[int]:
 def disconnect(fd: int) -> int:
     """connect(fd, AF_UNSPEC) on a copy (tcp_disconnect / udp_disconnect): 0 or errno."""
     address = struct.pack("=H14x", socket.AF_UNSPEC)
-    if _c().connect(fd, address, len(address)) != 0:
+    if libc().connect(fd, address, len(address)) != 0:
         return ctypes.get_errno()
     return 0
 
 
 def errno_name(code: int) -> str:
-    import errno as errno_module
     return errno_module.errorcode.get(code, "errno %d" % code)
 
 

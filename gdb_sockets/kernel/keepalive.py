@@ -37,33 +37,23 @@ from __future__ import annotations
 import ctypes
 import os
 import socket
-import struct
 from dataclasses import dataclass
 from typing import Optional
+
+from ..model import Silence
+from .libc import libc
+from .sockopt import TCP_INFO, TCP_INFO_SIZE, parse_silence
 
 SO_KEEPALIVE = 9
 TCP_KEEPIDLE = 4
 TCP_KEEPINTVL = 5
 TCP_KEEPCNT = 6
 TCP_USER_TIMEOUT = 18
-TCP_INFO = 11
 
 # The kernel's limits (include/net/tcp.h MAX_TCP_KEEPIDLE, KEEPINTVL, KEEPCNT).
 MAX_IDLE = 32767
 MAX_INTERVAL = 32767
 MAX_COUNT = 127
-
-# struct tcp_info (linux/tcp.h): 8 u8 fields (state, ca_state, retransmits,
-# probes, backoff, options, wscale, flags), then u32 rto, ato, snd_mss,
-# rcv_mss, unacked, sacked, lost, retrans, fackets, last_data_sent,
-# last_ack_sent, last_data_recv, last_ack_recv (ms ago).
-_TCP_INFO_HEAD = struct.Struct("=8B13I")
-_INT = struct.Struct("=i")
-# A sock_diag answer: netlink header (16 bytes), struct inet_diag_msg (72),
-# then attributes (struct rtattr: u16 len, u16 type, payload padded to 4).
-INET_DIAG_INFO = 2
-_DIAG_ATTRS_AT = 16 + 72
-_RTATTR = struct.Struct("=HH")
 
 
 @dataclass(frozen=True)
@@ -81,70 +71,14 @@ class Keepalive:
                 "count": self.count, "user_timeout_ms": self.user_timeout_ms}
 
 
-@dataclass(frozen=True)
-class Silence:
-    """From TCP_INFO: the state, ms since data was last received and sent and
-    since the last ACK came in, and the unacknowledged segments."""
-
-    state: int
-    last_recv_ms: int
-    last_send_ms: int
-    last_ack_ms: int
-    unacked: int
-    probes: int
-    retransmits: int
-    rto_ms: int = 0
-
-    @property
-    def since_heard_ms(self) -> int:
-        """The kernel's keepalive_time_elapsed: since any segment came in."""
-        return min(self.last_recv_ms, self.last_ack_ms)
-
-
-def parse_tcp_info(raw: bytes) -> Optional[Silence]:
-    """The silence figures of a struct tcp_info (from getsockopt or INET_DIAG_INFO)."""
-    if len(raw) < _TCP_INFO_HEAD.size:
-        return None
-    fields = _TCP_INFO_HEAD.unpack_from(raw)
-    state, _ca, retransmits, probes = fields[:4]
-    rto_us, unacked = fields[8], fields[8 + 4]
-    last_data_sent, _last_ack_sent, last_data_recv, last_ack_recv = fields[8 + 9:8 + 13]
-    return Silence(state, last_data_recv, last_data_sent, last_ack_recv, unacked, probes,
-                   retransmits, rto_us // 1000)
-
-
-_libc = None
-
-
-def _c():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
 # Raw getsockopt/setsockopt on the copy, not a Python socket object over
 # it: socket(fileno=...) sets O_NONBLOCK when a default timeout is in
 # force, and the copy shares its open file description (and so its flags)
 # with the target's fd.
-def silence_from_diag(data: bytes, offset: int, length: int) -> Optional[Silence]:
-    """The silence figures of the INET_DIAG_INFO attribute of the sock_diag
-    message at ``offset`` (``length`` bytes), None if it has none."""
-    at, end = offset + _DIAG_ATTRS_AT, offset + length
-    while at + _RTATTR.size <= end:
-        attr_len, kind = _RTATTR.unpack_from(data, at)
-        if attr_len < _RTATTR.size:
-            return None
-        if kind == INET_DIAG_INFO:
-            return parse_tcp_info(data[at + _RTATTR.size:at + attr_len])
-        at += (attr_len + 3) & ~3
-    return None
-
-
 def _get_int(fd: int, level: int, name: int) -> int:
     value = ctypes.c_int()
     size = ctypes.c_uint32(ctypes.sizeof(value))
-    if _c().getsockopt(fd, level, name, ctypes.byref(value), ctypes.byref(size)) != 0:
+    if libc().getsockopt(fd, level, name, ctypes.byref(value), ctypes.byref(size)) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
     return value.value
@@ -152,7 +86,7 @@ def _get_int(fd: int, level: int, name: int) -> int:
 
 def _set_int(fd: int, level: int, name: int, value: int) -> None:
     raw = ctypes.c_int(value)
-    if _c().setsockopt(fd, level, name, ctypes.byref(raw), ctypes.sizeof(raw)) != 0:
+    if libc().setsockopt(fd, level, name, ctypes.byref(raw), ctypes.sizeof(raw)) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
 
@@ -160,7 +94,7 @@ def _set_int(fd: int, level: int, name: int, value: int) -> None:
 def _get_bytes(fd: int, level: int, name: int, size: int) -> Optional[bytes]:
     buf = ctypes.create_string_buffer(size)
     length = ctypes.c_uint32(size)
-    if _c().getsockopt(fd, level, name, buf, ctypes.byref(length)) != 0:
+    if libc().getsockopt(fd, level, name, buf, ctypes.byref(length)) != 0:
         return None
     return buf.raw[:length.value]
 
@@ -177,8 +111,8 @@ def read(fd: int) -> Keepalive:
 
 def silence(fd: int) -> Optional[Silence]:
     """TCP_INFO's silence figures for the TCP socket ``fd`` (None if refused)."""
-    raw = _get_bytes(fd, socket.IPPROTO_TCP, TCP_INFO, _TCP_INFO_HEAD.size)
-    return parse_tcp_info(raw) if raw else None
+    raw = _get_bytes(fd, socket.IPPROTO_TCP, TCP_INFO, TCP_INFO_SIZE)
+    return parse_silence(raw) if raw else None
 
 
 def apply(fd: int, wanted: Keepalive) -> Keepalive:

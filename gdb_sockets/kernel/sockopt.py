@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from typing import Optional
 
-from ..model import TCP_LISTEN
+from ..model import TCP_LISTEN, Silence
 
 SO_MEMINFO = 55
 SO_MEMINFO_SIZE = 4 * 16  # room for more fields than this kernel's nine
@@ -62,3 +62,16 @@ def parse_tcp_info(raw: bytes) -> Optional[dict]:
     return {"rto_ms": rto // 1000, "rtt_ms": round(rtt / 1000.0, 3),
             "retransmits": retransmits, "total_retrans": total_retrans,
             "backoff": backoff, "probes": probes, "unacked": unacked}
+
+
+def parse_silence(raw: bytes) -> Optional[Silence]:
+    """The times of a struct tcp_info (getsockopt, or sock_diag's INET_DIAG_INFO):
+    tcpi_last_data_recv, tcpi_last_data_sent, tcpi_last_ack_recv (ms ago)."""
+    if len(raw) < _TCP_INFO.size:
+        return None
+    fields = _TCP_INFO.unpack_from(raw)
+    state, _ca, retransmits, probes = fields[:4]
+    rto_us, unacked = fields[8], fields[8 + 4]
+    last_data_sent, _last_ack_sent, last_data_recv, last_ack_recv = fields[8 + 9:8 + 13]
+    return Silence(state, last_data_recv, last_data_sent, last_ack_recv, unacked, probes,
+                   retransmits, rto_us // 1000)

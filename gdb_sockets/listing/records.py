@@ -17,6 +17,7 @@ from typing import Dict, Iterator, Mapping
 
 from ..kernel.procnet import UNIX_TYPES, unix_name_to_path
 from ..kernel.sockdiag import InetRecord, UnixRecord
+from ..kernel.sockopt import parse_silence
 from ..model import InetEndpoint, Socket, UnixAddress, UnixPeer, state_name
 
 
@@ -97,7 +98,7 @@ def inet_socket(fd: int, proto: str, record: InetRecord) -> Socket:
         recv_q=record.rqueue, send_q=record.wqueue,
         local=InetEndpoint(address_text(family, record.src), record.sport),
         peer=InetEndpoint(address_text(family, record.dst), record.dport),
-        uid=record.uid)
+        uid=record.uid, silence=parse_silence(record.info) if record.info else None)
 
 
 def unix_peer(record: UnixRecord, records: Mapping[int, UnixRecord],

@@ -16,7 +16,7 @@ from ..errors import SocketsError
 from ..kernel import procfs, signals
 from ..kernel.fd_copies import CopyUnavailable
 from ..kernel.proc_task import running_threads
-from ..listing.extended import socket_details
+from ..listing.extended import socket_details, tcp_silences
 from ..listing.join import Listing, list_sockets
 from ..model import Socket
 from . import holders, notes, predict, render, waiters
@@ -62,7 +62,21 @@ def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) 
         if hidden:
             found_notes.append(hidden)
     sockets = notes.annotate(result.sockets, found_waiters, scan)
+    if found_waiters:
+        sockets = _with_silence(target, sockets)
     return Listing(result.pid, sockets, found_notes)
+
+
+def _with_silence(target, sockets: List[Socket]) -> List[Socket]:
+    """A blocked TCP connection's silence, where its row came without it
+    (a dump, the tables): asked of the socket itself, a copy for each."""
+    missing = [s for s in sockets if s.waiters and s.silence is None and s.proto in notes.TCP
+               and s.in_table]
+    found = tcp_silences(target.pid, missing) if missing and not target.remote else {}
+    if not found:
+        return sockets
+    return [replace(s, silence=found[s.fd]) if s.fd in found and s.waiters else s
+            for s in sockets]
 
 
 def _running_note(target) -> List[str]:

@@ -12,7 +12,9 @@ from typing import Dict, List, Optional, Sequence
 
 from ..model import Holder, Socket, Waiter
 from .holders import HolderScan
-from .render import escape
+from .render import duration_text, escape
+
+TCP = ("tcp", "tcp6")
 
 
 def fds_by_inode(sockets: Sequence[Socket]) -> Dict[int, List[int]]:
@@ -60,8 +62,11 @@ def holder_text(holder: Holder) -> str:
 
 
 def notes_parts(sock: Socket) -> List[str]:
-    """What the Notes cell says of a socket: who waits on it, who else holds it."""
+    """What the Notes cell says of a socket: who waits on it (and, for a TCP
+    connection, how long no data has come: "silent 8h02m"), who else holds it."""
     parts = [waiter_text(w) for w in sock.waiters]
+    if parts and sock.silence is not None and sock.proto in TCP:
+        parts.append("silent " + duration_text(sock.silence.last_recv_ms))
     if sock.also_fds:
         parts.append("also fd " + ",".join(str(fd) for fd in sock.also_fds))
     parts.extend("also " + holder_text(h) for h in sock.holders or ())

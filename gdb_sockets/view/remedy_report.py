@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from ..errors import SocketsError
-from ..kernel.keepalive import MAX_COUNT, MAX_IDLE, MAX_INTERVAL, Keepalive, Silence
-from ..model import Socket
+from ..kernel.keepalive import MAX_COUNT, MAX_IDLE, MAX_INTERVAL, Keepalive
+from ..model import Silence, Socket
+from .render import duration_text
 
 TCP = frozenset({"tcp", "tcp6"})
 UDP = frozenset({"udp", "udp6"})
@@ -134,23 +135,6 @@ def _when(delay: float) -> str:
 
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
-
-
-def duration_text(ms: int) -> str:
-    """'850ms', '42s', '8m05s', '8h02m', '3d04h': two units at most."""
-    if ms < 1000:
-        return "%dms" % ms
-    seconds = ms // 1000
-    if seconds < 60:
-        return "%ds" % seconds
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return "%dm%02ds" % (minutes, seconds)
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return "%dh%02dm" % (hours, minutes)
-    days, hours = divmod(hours, 24)
-    return "%dd%02dh" % (days, hours)
 
 
 # --------------------------------------------------------------------------
@@ -357,32 +341,34 @@ class Confirmation:
     question: str
 
 
-def confirmation(verb: str, pid: int, chosen, warn: Optional[str] = None) -> Optional[Confirmation]:
+def confirmation(verb: str, pid: int, chosen) -> Optional[Confirmation]:
     """Several sockets, or one other processes hold too: say so and ask
-    (the rule of sock-shutdown)."""
+    (the rule of sock-shutdown).  ``verb``: "set a timeout on", "abort"."""
     shared = [s for s in chosen if s.holders]
     if len(chosen) <= 1 and not shared:
         return None
-    lines = ["About to %s in process %d:" % (verb, pid)]
+    count = "%d socket%s" % (len(chosen), _s(len(chosen)))
+    lines = ["About to %s %s of process %d:" % (verb, count, pid)]
     lines.extend("  fd %d: %s %s" % (s.fd, describe(s), s.state) for s in chosen)
     if shared:
         lines.append("Other processes hold the same socket: it changes for them too.")
-    if warn:
-        lines.append(warn)
-    question = "%s %d socket%s? " % (verb[0].upper() + verb[1:], len(chosen), _s(len(chosen)))
+    question = "%s %s? " % (verb[0].upper() + verb[1:], count)
     return Confirmation(lines, question)
 
 
 # What a thread waiting on the socket meets after each way (measured on
 # Linux 6.18, notes/issue15.md): SOCK_DESTROY is tcp_abort/udp_abort (the
 # error once, then end-of-file; writes then fail with EPIPE and SIGPIPE);
-# the disconnect is tcp_disconnect (a reader got EPIPE, then ECONNRESET).
+# the disconnect is tcp_disconnect: a thread held stopped (gdb attached)
+# reads ECONNRESET when it resumes; one blocked in recv() while it ran got
+# EPIPE, then ECONNRESET.
 _AFTER = {
     ("SOCK_DESTROY", "tcp"): ("fails with ECONNABORTED", "then reads return 0 and writes "
                               "fail with EPIPE (and SIGPIPE)"),
     ("SOCK_DESTROY", "udp"): ("fails with ECONNABORTED", "the socket is no longer connected"),
-    ("disconnect", "tcp"): ("fails with an error (EPIPE here, then ECONNRESET)",
-                            "the socket is no longer connected"),
+    ("disconnect", "tcp"): ("fails with ECONNRESET", "the socket is no longer connected"),
+    ("disconnect", "tcp", "running"): ("fails with EPIPE, then ECONNRESET",
+                                       "the socket is no longer connected"),
 }
 
 
@@ -410,7 +396,8 @@ def kill_lines(outcome: KillOutcome, held: bool = True) -> List[str]:
     kind = "tcp" if sock.proto in TCP else "udp"
     told = "the peer was sent a reset" if kind == "tcp" else "UDP tells the peer nothing"
     lines.append("  %s = 0: %s; fd %d stays open" % (call, told, outcome.fd))
-    first, then = _AFTER[(outcome.way, kind)]
+    first, then = _AFTER.get((outcome.way, kind, "held" if held else "running"),
+                             _AFTER[(outcome.way, kind)])
     when = " when the process resumes" if held else ""
     for w in sock.waiters:
         who = "LWP %d %s" % (w.lwp, w.syscall) + (" (%s)" % w.detail if w.detail else "")

@@ -44,6 +44,23 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+def duration_text(ms: int) -> str:
+    """'850ms', '42s', '8m05s', '8h02m', '3d04h': two units at most."""
+    if ms < 1000:
+        return "%dms" % ms
+    seconds = ms // 1000
+    if seconds < 60:
+        return "%ds" % seconds
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return "%dm%02ds" % (minutes, seconds)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return "%dh%02dm" % (hours, minutes)
+    days, hours = divmod(hours, 24)
+    return "%dd%02dh" % (days, hours)
+
+
 def format_inet(endpoint: InetEndpoint) -> str:
     """As ``ss -n`` prints it: [v6], unspecified address or port as '*'."""
     # The address is the canonical text the parsers made, so plain string

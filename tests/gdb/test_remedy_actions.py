@@ -15,14 +15,22 @@ import pytest
 import harness
 from remedy_lab import PEER_ADDRESS, Lab, ss_tcp_info
 
-from gdb_sockets import listing, procfs, sockdiag
 from gdb_sockets.actions import remedies
-from gdb_sockets.kernel import destroy
+from gdb_sockets.kernel import destroy, procfs
+from gdb_sockets.kernel.netns import open_diag_socket
+from gdb_sockets.listing.join import list_sockets
 from gdb_sockets.view import remedy_report
 
 PEER = os.path.join(harness.TARGETS_DIR, "rm_peer.py")
 CLIENT = os.path.join(harness.TARGETS_DIR, "rm_client.py")
 PORT = "5555"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def each_gdb():
+    """No gdb runs here: these tests run once, not once per gdb (this
+    replaces conftest's fixture of the same name for this module)."""
+    yield None
 
 
 @pytest.fixture
@@ -41,7 +49,7 @@ def start(lab, targets, kind="tcp", peer_args=()):
 
 
 def record(pid, fd):
-    found = listing.list_sockets(procfs.LocalProc(), pid, unix_diag=sockdiag.unix_query)
+    found = list_sockets(procfs.LocalProc(), pid, local=True)
     return next(s for s in found.sockets if s.fd == fd)
 
 
@@ -133,7 +141,6 @@ def test_kill_with_a_stale_cookie_hits_nothing(lab, targets):
     dry = remedies.kill(client.pid, stuck, dry_run=True)
     ends = stuck.local, stuck.peer
     import socket as socket_module
-    from gdb_sockets.netns import open_diag_socket
     target = destroy.Target(socket_module.AF_INET, destroy.IPPROTO_TCP,
                             socket_module.inet_aton(ends[0].address), ends[0].port,
                             socket_module.inet_aton(ends[1].address), ends[1].port,
@@ -162,3 +169,38 @@ def test_kill_refuses_unix(lab, targets):
     pair = record(client.pid, client.info["fds"]["unix"])
     assert "EOPNOTSUPP" in remedy_report.kill_refusal(pair)
     assert "UNIX" in remedy_report.timeout_refusal(pair)
+
+
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+_KILL_AS_CALLER = """
+import sys
+sys.path.insert(0, %r)
+from gdb_sockets.actions import remedies
+from gdb_sockets.kernel import procfs
+from gdb_sockets.listing.join import list_sockets
+sock = next(s for s in list_sockets(procfs.LocalProc(), %d, local=True).sockets if s.fd == %d)
+outcome = remedies.kill(%d, sock)
+print(outcome.way, outcome.errno, outcome.fallback_reason)
+"""
+
+
+def test_kill_without_cap_net_admin_while_the_reader_runs(lab, targets):
+    # The CLI's case: nobody, in the target's namespace, no ptrace: the
+    # disconnect runs while the reader is blocked in recv().
+    import subprocess
+    peer, client = start_as_nobody(lab, targets)
+    fd = client.info["fds"]["stuck"]
+    code = _KILL_AS_CALLER % (harness.REPO_DIR, client.pid, fd, client.pid)
+    done = subprocess.run(lab.in_target(NOBODY + [sys.executable, "-c", code]),
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout == "disconnect 0 SOCK_DESTROY: EPERM: Operation not permitted\n", done
+    assert client.expect("WOKE") == "WOKE err=EPIPE"
+    assert peer.expect("PEER-ERR") == "PEER-ERR %d ECONNRESET" % client.info["ports"]["stuck"]
+
+
+def start_as_nobody(lab, targets):
+    peer = targets(lab.in_peer([sys.executable, PEER, PORT]))
+    client = targets(lab.in_target(NOBODY + [sys.executable, CLIENT, PEER_ADDRESS, PORT]))
+    ports = sorted(client.info["ports"].values())
+    assert sorted(int(peer.expect("ACCEPT").split()[1]) for _ in ports) == ports
+    return peer, client

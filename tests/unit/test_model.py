@@ -47,6 +47,7 @@ def test_socket_to_json_of_tableless_socket():
     assert sock.to_json() == {
         "fd": 8, "inode": 10005, "proto": "tcp", "state": "UNCONN", "recv_q": None,
         "send_q": None, "local": None, "peer": None, "in_table": False, "uid": None,
+        "last_recv_ms": None, "last_send_ms": None, "last_ack_ms": None,
         "waiters": [], "also_fds": []}
 
 

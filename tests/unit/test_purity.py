@@ -10,14 +10,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PURE = ["model", "errors",
         "kernel.fd_copies", "kernel.fd_dir", "kernel.libc", "kernel.netns", "kernel.proc_task",
         "kernel.procfs", "kernel.procnet", "kernel.remote_proc", "kernel.signals", "kernel.sockdiag",
-        "kernel.sockopt", "kernel.syscalls_x86_64",
+        "kernel.sockopt", "kernel.syscalls_x86_64", "kernel.keepalive", "kernel.destroy",
         "listing.diag", "listing.dump", "listing.exact", "listing.extended", "listing.join",
         "listing.plan", "listing.records", "listing.tables",
         "view.filters", "view.holders", "view.inspect", "view.notes", "view.options", "view.predict",
-        "view.render", "view.shutdown_report", "view.waiters",
+        "view.render", "view.shutdown_report", "view.waiters", "view.remedy_report",
         "actions.elf", "actions.libc_symbols", "actions.link_map", "actions.method_choice",
         "actions.outcome", "actions.pidfd_copy", "actions.seccomp", "actions.shutdown_run",
-        "kernel.process", "cli", "__main__"]
+        "actions.remedies", "kernel.process", "cli", "__main__"]
 
 # In a fresh interpreter: a finder that records every attempt to import gdb
 # (even one guarded by try/except ImportError), then the pure modules.

@@ -6,7 +6,7 @@ import os
 import socket
 import struct
 
-from gdb_sockets.kernel import destroy, keepalive
+from gdb_sockets.kernel import destroy, keepalive, sockdiag, sockopt
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "remedy")
 
@@ -23,7 +23,7 @@ with open(os.path.join(SAMPLES, "expected.json")) as _f:
 def test_tcp_info_silence_figures_agree_with_ss():
     # The capture read TCP_INFO, then ran ss -tin: ss's figures are the
     # same clocks a few ms later, never earlier.
-    silence = keepalive.parse_tcp_info(sample("tcp_info_idle"))
+    silence = sockopt.parse_silence(sample("tcp_info_idle"))
     ss = EXPECTED["ss_last_ms"]
     assert silence.state == 1 and silence.unacked == 0
     assert silence.rto_ms == 204  # ss: rto:204
@@ -38,7 +38,7 @@ def test_tcp_info_silence_figures_agree_with_ss():
 
 
 def test_tcp_info_too_short_is_none():
-    assert keepalive.parse_tcp_info(sample("tcp_info_idle")[:59]) is None
+    assert sockopt.parse_silence(sample("tcp_info_idle")[:103]) is None
 
 
 def test_destroy_acks():
@@ -110,12 +110,15 @@ def test_silence_from_a_sock_diag_answer():
     # after reading TCP_INFO: the same figures, a few ms later at most.
     data = sample("diag_info_answer")
     length = struct.unpack_from("=I", data)[0]
-    from_diag = keepalive.silence_from_diag(data, 0, length)
-    from_sockopt = keepalive.parse_tcp_info(sample("tcp_info_idle"))
+    record = sockdiag.parse_inet(data, 0, length)
+    assert record.inode == EXPECTED["inode"]
+    from_diag = sockopt.parse_silence(record.info)
+    from_sockopt = sockopt.parse_silence(sample("tcp_info_idle"))
     assert struct.unpack_from("=I", data, 16 + 68)[0] == EXPECTED["inode"]
     for field in ("last_recv_ms", "last_send_ms", "last_ack_ms"):
         assert 0 <= getattr(from_diag, field) - getattr(from_sockopt, field) < 20
     assert (from_diag.state, from_diag.unacked, from_diag.rto_ms) == (1, 0, 204)
     # Cut before the attribute, or a message without attributes: none.
-    assert keepalive.silence_from_diag(data, 0, 16 + 72) is None
-    assert keepalive.silence_from_diag(data[:16 + 72 + 4], 0, 16 + 72 + 4) is None
+    assert sockdiag.info_attribute(data, 0, 16 + 72) is None
+    assert sockdiag.info_attribute(data[:16 + 72 + 4], 0, 16 + 72 + 4) is None
+    assert sockdiag.parse_inet(data, 0).info is None  # length not given: not looked for

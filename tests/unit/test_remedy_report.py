@@ -9,9 +9,10 @@ user timeout of 3000 ms.
 import pytest
 
 from gdb_sockets.errors import SocketsError
-from gdb_sockets.kernel.keepalive import Keepalive, Silence
-from gdb_sockets.model import InetEndpoint, Socket
+from gdb_sockets.kernel.keepalive import Keepalive
+from gdb_sockets.model import InetEndpoint, Silence, Socket
 from gdb_sockets.view import remedy_report as rr
+from gdb_sockets.view import render
 
 
 def silent(ms, unacked=0, rto_ms=204):
@@ -113,7 +114,7 @@ def test_refusals():
 
 
 def test_duration_text():
-    assert [rr.duration_text(ms) for ms in (850, 42000, 485000, 28920000, 273600000)] == [
+    assert [render.duration_text(ms) for ms in (850, 42000, 485000, 28920000, 273600000)] == [
         "850ms", "42s", "8m05s", "8h02m", "3d04h"]
 
 
