@@ -18,7 +18,7 @@ from typing import Dict, Iterator, Mapping
 from ..kernel.procnet import UNIX_TYPES, unix_name_to_path
 from ..kernel.sockdiag import InetRecord, UnixRecord
 from ..kernel.sockopt import parse_silence
-from ..model import InetEndpoint, Socket, UnixAddress, UnixPeer, state_name
+from ..model import TCP_LISTEN, InetEndpoint, Socket, UnixAddress, UnixPeer, state_name
 
 
 @contextmanager
@@ -98,7 +98,9 @@ def inet_socket(fd: int, proto: str, record: InetRecord) -> Socket:
         recv_q=record.rqueue, send_q=record.wqueue,
         local=InetEndpoint(address_text(family, record.src), record.sport),
         peer=InetEndpoint(address_text(family, record.dst), record.dport),
-        uid=record.uid, silence=parse_silence(record.info) if record.info else None)
+        uid=record.uid,
+        # A listener's TCP_INFO times say nothing (no peer): zeros.
+        silence=parse_silence(record.info) if record.info and record.state != TCP_LISTEN else None)
 
 
 def unix_peer(record: UnixRecord, records: Mapping[int, UnixRecord],

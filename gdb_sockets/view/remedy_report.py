@@ -103,29 +103,27 @@ def give_up(settings: Keepalive, silence: Optional[Silence], send_queue: int = 0
                           % waiting)
         rto = silence.rto_ms / 1000.0
         latest = max(user - heard, 0.0) + rto
-        return GiveUp(latest, "%s: the kernel gives up once the peer has answered nothing "
-                      "for %s (retransmissions or zero-window probes, about every %s)"
+        return GiveUp(latest, "%s: ended once the peer has answered nothing for %s "
+                      "(retransmissions or zero-window probes, about every %s)"
                       % (waiting, _secs(user), _secs(rto)))
     if not settings.enabled:
         return GiveUp(None, "keepalive is off: an idle connection is never probed")
     first = max(settings.idle - heard, 0.0)
     if not user:
         latest = first + settings.count * settings.interval
-        return GiveUp(latest, "%d keepalive probe%s %s apart, the first %s" % (
+        return GiveUp(latest, "%d probe%s %s apart, the first %s" % (
             settings.count, _s(settings.count), _secs(settings.interval), _when(first)))
     # With a user timeout: the first tick after a probe at which the socket
     # has been silent that long.
     ticks = max(1, math.ceil((user - heard - first) / settings.interval - 1e-9))
     latest = first + ticks * settings.interval
     if heard >= user:
-        reason = ("silent %s already, longer than the user timeout (%s): the first keepalive "
-                  "probe (%s) decides, unanswered for %s" % (
-                      duration_text(silence.since_heard_ms), _secs(user), _when(first),
-                      _secs(settings.interval)))
+        reason = ("silent %s already, past the %s user timeout: the first probe, sent %s, "
+                  "decides" % (duration_text(silence.since_heard_ms), _secs(user),
+                               _when(first)))
     else:
-        reason = ("keepalive probes every %s, the first %s, until the peer has been silent "
-                  "for %s (the user timeout)" % (_secs(settings.interval), _when(first),
-                                                 _secs(user)))
+        reason = ("a probe every %s, the first %s, until the peer has been silent %s "
+                  "(the user timeout)" % (_secs(settings.interval), _when(first), _secs(user)))
     return GiveUp(latest, reason)
 
 
@@ -319,8 +317,8 @@ def timeout_lines(outcome: TimeoutOutcome, dry_run: bool = False) -> List[str]:
         lines.append("  %s: %s" % ("would be" if dry_run else "now", settings_text(outcome.new)))
         found = outcome.give_up
         if found is not None and found.seconds is not None:
-            lines.append("  a peer that answers nothing is dropped within %s: %s; a thread "
-                         "blocked on fd %d then fails with ETIMEDOUT%s"
+            lines.append("  if the peer answers nothing, the kernel drops the connection within "
+                         "%s (%s); then a thread blocked on fd %d fails with ETIMEDOUT%s"
                          % (_secs(found.seconds), found.reason, outcome.fd, _waiting(sock)))
         elif found is not None:
             lines.append("  the kernel will not give up: %s" % found.reason)
@@ -372,6 +370,10 @@ _AFTER = {
 }
 
 
+_POLLERS = frozenset({"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait",
+                      "epoll_pwait2", "restart_syscall"})
+
+
 def kill_lines(outcome: KillOutcome, held: bool = True) -> List[str]:
     """The lines sock-kill prints for one socket."""
     sock = outcome.before
@@ -401,7 +403,12 @@ def kill_lines(outcome: KillOutcome, held: bool = True) -> List[str]:
     when = " when the process resumes" if held else ""
     for w in sock.waiters:
         who = "LWP %d %s" % (w.lwp, w.syscall) + (" (%s)" % w.detail if w.detail else "")
-        lines.append("  %s: %s%s (a poll sees the fd ready); %s" % (who, first, when, then))
+        if w.syscall in _POLLERS:
+            # poll and epoll always report an error; select in its read set.
+            lines.append("  %s: returns with fd %d ready (error)%s, and the next call on it %s; "
+                         "%s" % (who, outcome.fd, when, first, then))
+        else:
+            lines.append("  %s: %s%s; %s" % (who, first, when, then))
     if not sock.waiters:
         lines.append("  no thread waits on fd %d now; the next call on it %s; %s"
                      % (outcome.fd, first, then))

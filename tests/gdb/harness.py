@@ -503,6 +503,16 @@ def json_from(out: str):
     raise ValueError("no JSON in gdb output: %r" % out)
 
 
+TIMES = ("last_recv_ms", "last_send_ms", "last_ack_ms")
+
+
+def without_times(rows):
+    """JSON rows without the TCP silence figures, which differ from one
+    listing to the next (they count milliseconds) and are known only where
+    a sock_diag lookup carried them."""
+    return [{k: v for k, v in row.items() if k not in TIMES} for row in rows]
+
+
 class GdbSession:
     """An interactive gdb attached to ``pid`` (None: no process), under pexpect."""
 

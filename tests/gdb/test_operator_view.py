@@ -56,8 +56,9 @@ def test_dup_is_marked_on_both_fds(shared):
     assert rows[fds["dup"]]["also_fds"] == [fds["client"]]
     assert rows[fds["accepted"]]["also_fds"] == []
     line = [l for l in result.out.splitlines() if l.startswith("%d " % fds["client"])][-1]
-    assert re.search(r"LWP %d recvfrom; also fd %d$" % (shared.info["tid_recv"], fds["dup"]),
-                     line), line
+    # A TCP connection a thread is blocked on says how long it has been silent.
+    assert re.search(r"LWP %d recvfrom; silent [0-9]+m?s; also fd %d$"
+                     % (shared.info["tid_recv"], fds["dup"]), line), line
 
 
 def test_holders_option_names_the_forked_child(shared):

@@ -267,3 +267,20 @@ def test_holders_is_refused_through_gdbserver(survivor, targets, gdbservers):
     # and each says what to do instead
     assert "run gdb on the target's host: gdb -p PID -batch -ex 'info sockets -extended'" \
         in result.err, result.err
+
+
+def test_timeout_and_kill_are_refused_through_gdbserver(survivor, targets, gdbservers):
+    target = targets([survivor], netns=True)
+    client = target.info["fds"]["client"]
+    server = attached(gdbservers, target.pid)
+    result = remote_gdb(server, "sock-timeout %d 60" % client, "sock-kill %d" % client)
+    assert result.rc == 1, result
+    no_traceback(result)
+    assert ("sock-timeout: not through gdbserver: a copy of the socket in gdb's own process "
+            "cannot reach a process on another host") in result.err
+    assert "sock-kill: not through gdbserver: SOCK_DESTROY and a copy of the socket" in result.err
+    server.expect("Detaching")
+    woke = [line for line in target.lines(1.0) if line.startswith("WOKE")]
+    assert woke == [] and target.alive()
+    rows = harness.ss_rows(pid=target.pid, netns_pid=target.pid)
+    assert rows[target.info["inodes"]["client"]]["state"] == "ESTAB"

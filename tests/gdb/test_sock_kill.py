@@ -111,3 +111,13 @@ def test_json(lab, targets):
     assert (outcome["ok"], outcome["way"], outcome["errno"]) == (True, "SOCK_DESTROY", None)
     assert outcome["after"]["state"] == "UNCONN" and outcome["after"]["in_table"] is False
     assert peer.expect("PEER-") == "PEER-ERR %d ECONNRESET" % client.info["ports"]["stuck"]
+
+
+def test_help():
+    r = harness.gdb_batch(None, "help sock-kill", "help running")
+    assert r.rc == 0, r
+    lines = r.out.splitlines()
+    assert lines[0] == "Abort a TCP or UDP socket of the current process: the peer gets a reset."
+    assert "Usage: sock-kill [OPTIONS] FD..." in lines
+    assert "See also: sock-timeout, sock-shutdown, info sockets." in lines
+    assert "sock-kill -- Abort a TCP or UDP socket" in r.out

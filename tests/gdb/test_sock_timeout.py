@@ -40,7 +40,7 @@ def start(lab, targets, kind="tcp"):
 
 def within(out):
     """The bound the report gives: 'dropped within 4 s'."""
-    return float(re.search(r"dropped within ([0-9.]+) s", out).group(1))
+    return float(re.search(r"drops the connection within ([0-9.]+) s", out).group(1))
 
 
 def test_blackholed_peer_reader_wakes_with_etimedout(lab, targets):
@@ -51,7 +51,7 @@ def test_blackholed_peer_reader_wakes_with_etimedout(lab, targets):
     assert r.rc == 0, r
     assert "  was: keepalive off, idle 7200s, 9 probes 75s apart, user timeout 0 (none)\n" in r.out
     assert "  now: keepalive on, idle 1s, 3 probes 1s apart, user timeout 4000ms\n" in r.out
-    assert "then fails with ETIMEDOUT; waiting now: LWP %d recvfrom" % client.pid in r.out
+    assert "fails with ETIMEDOUT; waiting now: LWP %d recvfrom\n" % client.pid in r.out
     assert "  to put the old values back: %s\n" % (DEFAULTS % fd) in r.out
     bound = within(r.out)
     assert 0 < bound <= 4
@@ -170,3 +170,13 @@ def test_silence_figures_match_ss(lab, targets):
     assert rows[fds["stuck"]]["last_recv_ms"] // 1000 <= int(shown.group(1))
     assert int(shown.group(1)) <= int(stuck_ss["lastrcv"]) // 1000
     assert "silent" not in other_line
+
+
+def test_help():
+    r = harness.gdb_batch(None, "help sock-timeout", "help running")
+    assert r.rc == 0, r
+    lines = r.out.splitlines()
+    assert lines[0] == "Have the kernel drop a connection whose peer has stopped answering."
+    assert "Usage: sock-timeout [OPTIONS] FD... SECONDS" in lines
+    assert "See also: sock-kill, sock-shutdown, info sockets." in lines
+    assert re.search(r"^sock-timeout -- Have the kernel drop a connection", r.out, re.M)

@@ -36,7 +36,8 @@ def test_give_up_matches_the_kernel(silence_ms, user_ms, measured):
 def test_give_up_words():
     long_silent = rr.give_up(Keepalive(True, 15, 15, 3, 60000), silent(8 * 3600 * 1000 + 2 * 60000))
     assert long_silent.seconds == 15
-    assert long_silent.reason.startswith("silent 8h02m already, longer than the user timeout")
+    assert long_silent.reason == ("silent 8h02m already, past the 60 s user timeout: the first "
+                                  "probe, sent at once, decides")
     fresh = rr.give_up(Keepalive(True, 15, 15, 3, 60000), silent(0))
     assert fresh.seconds == 60
     off = rr.give_up(Keepalive(False, 7200, 75, 9, 0), silent(1000))
@@ -124,3 +125,77 @@ def test_restore_command_and_settings_text():
         "sock-timeout -keepalive off -idle 7200 -interval 75 -count 9 -user-timeout 0 7")
     assert rr.settings_text(Keepalive(True, 15, 15, 3, 60000)) == (
         "keepalive on, idle 15s, 3 probes 15s apart, user timeout 60000ms")
+
+
+def test_exact_settings():
+    given = {"keepalive": ["off"], "idle": ["7200"], "interval": ["75"], "count": ["9"],
+             "user-timeout": ["0"]}
+    assert rr.exact_settings(given) == Keepalive(False, 7200, 75, 9, 0)
+    with pytest.raises(SocketsError, match="missing: -count, -user-timeout"):
+        rr.exact_settings({"keepalive": ["on"], "idle": ["5"], "interval": ["1"]})
+    for name, bad in (("idle", "0"), ("idle", "32768"), ("count", "128"), ("interval", "x"),
+                      ("user-timeout", "-1"), ("keepalive", "yes")):
+        with pytest.raises(SocketsError, match="-%s" % name):
+            rr.exact_settings(dict(given, **{name: [bad]}))
+    with pytest.raises(SocketsError, match="give -idle once"):
+        rr.exact_settings(dict(given, idle=["1", "2"]))
+
+
+def test_timeout_lines():
+    from gdb_sockets.model import Waiter
+    before = Socket(fd=3, inode=9, proto="tcp", state="ESTAB", send_q=0,
+                    local=InetEndpoint("10.77.0.1", 46634), peer=InetEndpoint("10.77.0.2", 5555),
+                    waiters=(Waiter(15156, "recvfrom"),))
+    old, new = Keepalive(False, 7200, 75, 9, 0), Keepalive(True, 5, 5, 3, 20000)
+    quiet = silent(27000)
+    outcome = rr.TimeoutOutcome(fd=3, before=before, old=old, new=new, silence=quiet,
+                                give_up=rr.give_up(new, quiet))
+    assert rr.timeout_lines(outcome) == [
+        "fd 3: tcp 10.77.0.1:46634 -> 10.77.0.2:5555 ESTAB, silent 27s (data received 27s ago, "
+        "sent 27s ago, last ACK 27s ago)",
+        "  was: keepalive off, idle 7200s, 9 probes 75s apart, user timeout 0 (none)",
+        "  now: keepalive on, idle 5s, 3 probes 5s apart, user timeout 20000ms",
+        "  if the peer answers nothing, the kernel drops the connection within 5 s (silent 27s "
+        "already, past the 20 s user timeout: the first probe, sent at once, decides); then a "
+        "thread blocked on fd 3 fails with ETIMEDOUT; waiting now: LWP 15156 recvfrom",
+        "  to put the old values back: sock-timeout -keepalive off -idle 7200 -interval 75 "
+        "-count 9 -user-timeout 0 3"]
+    dry = rr.timeout_lines(outcome, dry_run=True)
+    assert dry[2].startswith("  would be: ") and not dry[-1].startswith("  to put")
+    failed = rr.TimeoutOutcome(fd=3, before=before, old=old, failure="setsockopt: EINVAL")
+    assert rr.timeout_lines(failed)[2] == "  not set: setsockopt: EINVAL"
+    assert rr.timeout_lines(failed)[-1].startswith("  to put the old values back: ")
+
+
+def test_kill_lines_and_confirmation():
+    from gdb_sockets.model import Holder, Waiter
+    before = Socket(fd=3, inode=9, proto="tcp", state="ESTAB",
+                    local=InetEndpoint("10.77.0.1", 1), peer=InetEndpoint("10.77.0.2", 2),
+                    waiters=(Waiter(7, "recvfrom"), Waiter(8, "epoll_wait", "epoll_wait on fd 5 for read")))
+    after = Socket(fd=3, inode=9, proto="tcp", state="UNCONN", in_table=False)
+    done = rr.KillOutcome(fd=3, before=before, way="SOCK_DESTROY", errno=0, cookie=42, after=after)
+    assert rr.kill_lines(done) == [
+        "fd 3: tcp 10.77.0.1:1 -> 10.77.0.2:2: ESTAB -> UNCONN (no longer in the kernel's table)",
+        "  SOCK_DESTROY (cookie 42) = 0: the peer was sent a reset; fd 3 stays open",
+        "  LWP 7 recvfrom: fails with ECONNABORTED when the process resumes; then reads return 0 "
+        "and writes fail with EPIPE (and SIGPIPE)",
+        "  LWP 8 epoll_wait (epoll_wait on fd 5 for read): returns with fd 3 ready (error) when "
+        "the process resumes, and the next call on it fails with ECONNABORTED; then reads "
+        "return 0 and writes fail with EPIPE (and SIGPIPE)"]
+    fallback = rr.KillOutcome(fd=3, before=before, way="disconnect", errno=0, cookie=42,
+                              after=after, fallback_reason="SOCK_DESTROY: EPERM: Operation not permitted")
+    lines = rr.kill_lines(fallback, held=False)
+    assert lines[1] == ("  note: SOCK_DESTROY: EPERM: Operation not permitted; the disconnect "
+                        "runs instead")
+    assert lines[3].startswith("  LWP 7 recvfrom: fails with EPIPE, then ECONNRESET; ")
+    stale = rr.KillOutcome(fd=3, before=before, way="SOCK_DESTROY", errno=2, cookie=42,
+                           failure="the kernel has no socket ...", after=before)
+    assert rr.kill_lines(stale)[-1] == "  SOCK_DESTROY (cookie 42): the kernel has no socket ..."
+    assert rr.confirmation("abort", 99, [before]) is None
+    shared = Socket(fd=4, inode=10, proto="tcp", state="ESTAB", holders=(Holder(5, "x", 3),))
+    asked = rr.confirmation("abort", 99, [shared])
+    assert asked.lines[0] == "About to abort 1 socket of process 99:"
+    assert asked.lines[-1] == "Other processes hold the same socket: it changes for them too."
+    assert asked.question == "Abort 1 socket? "
+    assert rr.confirmation("set a timeout on", 99, [before, shared]).question == (
+        "Set a timeout on 2 sockets? ")
