@@ -197,12 +197,13 @@ def info_attribute(data: bytes, offset: int, length: int) -> Optional[bytes]:
     """The INET_DIAG_INFO payload (struct tcp_info) of the inet message at
     ``offset`` (``length`` bytes), None if it has none."""
     at, end = offset + _INET_ATTRS_AT, offset + length
-    while at + _RTATTR.size <= end:
-        attr_len, kind = _RTATTR.unpack_from(data, at)
-        if attr_len < _RTATTR.size:
+    unpack = _RTATTR.unpack_from  # this kernel puts 4 attributes before it
+    while at + 4 <= end:
+        attr_len, kind = unpack(data, at)
+        if attr_len < 4:
             return None
         if kind == INET_DIAG_INFO:
-            return data[at + _RTATTR.size:at + attr_len]
+            return data[at + 4:at + attr_len]
         at += (attr_len + 3) & ~3
     return None
 

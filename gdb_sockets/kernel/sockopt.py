@@ -64,14 +64,18 @@ def parse_tcp_info(raw: bytes) -> Optional[dict]:
             "backoff": backoff, "probes": probes, "unacked": unacked}
 
 
+# The fields of struct tcp_info parse_silence reads, at their offsets:
+# state, ca_state, retransmits, probes (0-3), rto (8), unacked (24),
+# last_data_sent, last_ack_sent, last_data_recv, last_ack_recv (44-59).
+_SILENCE = struct.Struct("=BxBB4xI12xI16xIxxxxII")
+
+
 def parse_silence(raw: bytes) -> Optional[Silence]:
     """The times of a struct tcp_info (getsockopt, or sock_diag's INET_DIAG_INFO):
     tcpi_last_data_recv, tcpi_last_data_sent, tcpi_last_ack_recv (ms ago)."""
-    if len(raw) < _TCP_INFO.size:
+    if len(raw) < _SILENCE.size:
         return None
-    fields = _TCP_INFO.unpack_from(raw)
-    state, _ca, retransmits, probes = fields[:4]
-    rto_us, unacked = fields[8], fields[8 + 4]
-    last_data_sent, _last_ack_sent, last_data_recv, last_ack_recv = fields[8 + 9:8 + 13]
+    (state, retransmits, probes, rto_us, unacked, last_data_sent, last_data_recv,
+     last_ack_recv) = _SILENCE.unpack_from(raw)
     return Silence(state, last_data_recv, last_data_sent, last_ack_recv, unacked, probes,
                    retransmits, rto_us // 1000)

@@ -303,8 +303,10 @@ def silence_text(silence: Optional[Silence]) -> str:
         duration_text(silence.last_send_ms), duration_text(silence.last_ack_ms))
 
 
-def timeout_lines(outcome: TimeoutOutcome, dry_run: bool = False) -> List[str]:
-    """The lines sock-timeout prints for one socket."""
+def timeout_lines(outcome: TimeoutOutcome, dry_run: bool = False,
+                  held: bool = True) -> List[str]:
+    """The lines sock-timeout prints for one socket (``held``: gdb holds the
+    process stopped; the kernel's timers run all the same)."""
     sock = outcome.before
     head = "fd %d: %s %s" % (outcome.fd, describe(sock), sock.state)
     if outcome.old is None:
@@ -318,8 +320,9 @@ def timeout_lines(outcome: TimeoutOutcome, dry_run: bool = False) -> List[str]:
         found = outcome.give_up
         if found is not None and found.seconds is not None:
             lines.append("  if the peer answers nothing, the kernel drops the connection within "
-                         "%s (%s); then a thread blocked on fd %d fails with ETIMEDOUT%s"
-                         % (_secs(found.seconds), found.reason, outcome.fd, _waiting(sock)))
+                         "%s (%s); then a thread blocked on fd %d fails with ETIMEDOUT%s%s"
+                         % (_secs(found.seconds), found.reason, outcome.fd,
+                            " (once the process runs)" if held else "", _waiting(sock)))
         elif found is not None:
             lines.append("  the kernel will not give up: %s" % found.reason)
     if not dry_run:

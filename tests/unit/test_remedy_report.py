@@ -157,7 +157,8 @@ def test_timeout_lines():
         "  now: keepalive on, idle 5s, 3 probes 5s apart, user timeout 20000ms",
         "  if the peer answers nothing, the kernel drops the connection within 5 s (silent 27s "
         "already, past the 20 s user timeout: the first probe, sent at once, decides); then a "
-        "thread blocked on fd 3 fails with ETIMEDOUT; waiting now: LWP 15156 recvfrom",
+        "thread blocked on fd 3 fails with ETIMEDOUT (once the process runs); waiting now: "
+        "LWP 15156 recvfrom",
         "  to put the old values back: sock-timeout -keepalive off -idle 7200 -interval 75 "
         "-count 9 -user-timeout 0 3"]
     dry = rr.timeout_lines(outcome, dry_run=True)
