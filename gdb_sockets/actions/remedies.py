@@ -36,7 +36,7 @@ class _Gone(Exception):
 
 
 def plan(target, selection: SocketFilter, refusal: Callable[[Socket], Optional[str]],
-         remote_reason: str) -> List[Socket]:
+         remote_reason: str, command: str = "") -> List[Socket]:
     """The sockets ``selection`` picks, each checked by ``refusal``, touching nothing.
 
     As sock-shutdown's plan: explicit fds must each be an open socket,
@@ -45,7 +45,8 @@ def plan(target, selection: SocketFilter, refusal: Callable[[Socket], Optional[s
     whole request (SocketsError with every reason): nothing is done.
     """
     if target.remote:
-        raise SocketsError("not through gdbserver: %s" % remote_reason)
+        raise SocketsError("not through gdbserver: %s; run gdb on the target's host: "
+                           "gdb -p PID -batch -ex '%s'" % (remote_reason, command))
     for fd in sorted(selection.fds or ()):
         refuse_unless_socket(target.reader, target.pid, fd)
     result = listing_of(target)

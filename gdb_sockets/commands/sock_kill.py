@@ -69,7 +69,7 @@ See also: sock-timeout, sock-shutdown, info sockets."""
         target = current_target()
         chosen = remedies.plan(target, selection, remedy_report.kill_refusal,
                                "SOCK_DESTROY and a copy of the socket work from the "
-                               "process's own host only")
+                               "process's own host only", "sock-kill FD")
         if not chosen:
             gdb.write("No socket of process %d matches; nothing done.\n" % target.pid)
             return

@@ -71,7 +71,7 @@ See also: sock-kill, sock-shutdown, info sockets."""
         target = current_target()
         chosen = remedies.plan(target, selection, remedy_report.timeout_refusal,
                                "a copy of the socket in gdb's own process cannot reach a "
-                               "process on another host")
+                               "process on another host", "sock-timeout FD SECONDS")
         if not chosen:
             gdb.write("No socket of process %d matches; nothing done.\n" % target.pid)
             return

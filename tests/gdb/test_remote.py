@@ -279,6 +279,7 @@ def test_timeout_and_kill_are_refused_through_gdbserver(survivor, targets, gdbse
     assert ("sock-timeout: not through gdbserver: a copy of the socket in gdb's own process "
             "cannot reach a process on another host") in result.err
     assert "sock-kill: not through gdbserver: SOCK_DESTROY and a copy of the socket" in result.err
+    assert "run gdb on the target's host: gdb -p PID -batch -ex 'sock-kill FD'" in result.err
     server.expect("Detaching")
     woke = [line for line in target.lines(1.0) if line.startswith("WOKE")]
     assert woke == [] and target.alive()
