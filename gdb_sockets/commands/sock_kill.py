@@ -78,13 +78,7 @@ See also: sock-timeout, sock-shutdown, info sockets."""
             if parsed.flag("json"):
                 gdb.write(json.dumps([o.to_json() for o in outcomes], indent=2) + "\n")
                 return
-            gdb.write("Would abort in process %d:\n" % target.pid)
-            for o in outcomes:
-                gdb.write("  fd %d: %s %s -> %s\n" % (
-                    o.fd, remedy_report.describe(o.before), o.before.state,
-                    o.failure or ("SOCK_DESTROY (cookie %d)" % o.cookie if o.way == "SOCK_DESTROY"
-                                  else "connect(AF_UNSPEC) on a copy (%s)" % o.fallback_reason)))
-            gdb.write("(dry run: nothing done)\n")
+            gdb.write("\n".join(remedy_report.kill_plan_lines(target.pid, outcomes)) + "\n")
             return
         stream = gdb.STDERR if parsed.flag("json") else gdb.STDOUT
         asked = remedy_report.confirmation("abort", target.pid, chosen)

@@ -373,6 +373,21 @@ _AFTER = {
 }
 
 
+def kill_plan_lines(pid: int, outcomes) -> List[str]:
+    """What sock-kill -dry-run prints: the way each socket would be aborted."""
+    lines = ["Would abort in process %d:" % pid]
+    for o in outcomes:
+        if o.failure:
+            way = o.failure
+        elif o.way == "SOCK_DESTROY":
+            way = "SOCK_DESTROY (cookie %d)" % o.cookie
+        else:
+            way = "connect(AF_UNSPEC) on a copy (%s)" % o.fallback_reason
+        lines.append("  fd %d: %s %s -> %s" % (o.fd, describe(o.before), o.before.state, way))
+    lines.append("(dry run: nothing done)")
+    return lines
+
+
 _POLLERS = frozenset({"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait",
                       "epoll_pwait2", "restart_syscall"})
 

@@ -204,3 +204,19 @@ def start_as_nobody(lab, targets):
     ports = sorted(client.info["ports"].values())
     assert sorted(int(peer.expect("ACCEPT").split()[1]) for _ in ports) == ports
     return peer, client
+
+
+def test_kill_that_meets_enoent_does_nothing_else(lab, targets, monkeypatch):
+    # The socket changed between the cookie's reading and SOCK_DESTROY (a
+    # race, made here by a cookie off by one): ENOENT, and no disconnect
+    # falls in after it.
+    peer, client = start(lab, targets)
+    stuck = record(client.pid, client.info["fds"]["stuck"])
+    real_cookie = destroy.cookie
+    monkeypatch.setattr(destroy, "cookie", lambda fd: real_cookie(fd) + 1)
+    outcome = remedies.kill(client.pid, stuck)
+    assert (outcome.ok, outcome.way, outcome.errno) == (False, "SOCK_DESTROY", 2)
+    assert "no socket with that 4-tuple and cookie" in outcome.failure
+    assert ss_tcp_info(lab, client.info["ports"]["stuck"])["state"] == "ESTAB"
+    assert list(client.lines(timeout=0.5)) == []
+    assert [l for l in peer.lines(timeout=0.2) if l.startswith("PEER-")] == []

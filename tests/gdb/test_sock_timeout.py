@@ -181,3 +181,20 @@ def test_help():
     assert "Usage: sock-timeout [OPTIONS] FD... SECONDS" in lines
     assert "See also: sock-kill, sock-shutdown, info sockets." in lines
     assert re.search(r"^sock-timeout -- Have the kernel drop a connection", r.out, re.M)
+
+
+def test_silence_of_a_blocked_connection_on_the_dump_path(lab, targets):
+    # A dump does not ask for TCP_INFO (it would cost every socket of the
+    # namespace): only the connection a thread is blocked on gets its
+    # figures, asked of the socket itself.
+    _peer, client = start(lab, targets)
+    time.sleep(1.2)
+    r = harness.gdb_batch(client.pid, "python import gdb_sockets.listing.join as L; "
+                          "L.STRATEGY = 'dump'", "info sockets -json", "info sockets")
+    assert r.rc == 0, r
+    rows = {row["fd"]: row for row in harness.json_from(r.out)}
+    fds = client.info["fds"]
+    assert rows[fds["stuck"]]["last_recv_ms"] >= 1200
+    assert rows[fds["other"]]["last_recv_ms"] is None
+    stuck_line = next(l for l in r.out.splitlines() if l.startswith("%d " % fds["stuck"]))
+    assert re.search(r"LWP %d recvfrom; silent [0-9]+s$" % client.pid, stuck_line), stuck_line
