@@ -184,7 +184,6 @@ class Holder:
         return {"pid": self.pid, "name": self.name, "fd": self.fd}
 
 
-# The -extended view of a socket as the kernel gave it (kernel/sockopt.py):
 class Silence(NamedTuple):
     """How long a TCP connection has been quiet, from its TCP_INFO (ms ago):
     since data last came in and went out and since the last ACK came in;
@@ -208,6 +207,7 @@ class Silence(NamedTuple):
         return min(self.last_recv_ms, self.last_ack_ms)
 
 
+# The -extended view of a socket as the kernel gave it (kernel/sockopt.py):
 # "memory" (SO_MEMINFO) and, for TCP, "tcp" (TCP_INFO), each a dict of numbers.
 Details = Dict[str, Dict[str, Any]]
 
@@ -220,11 +220,13 @@ class Socket:
     ``socket()``, unbound UDP): then only its protocol is known and the
     addresses and queues are None.
 
-    ``silence``: a TCP socket's TCP_INFO times where sock_diag's answer
-    carried them (see listing/exact.py), else None.
+    ``silence``: a TCP socket's TCP_INFO times where an exact sock_diag
+    lookup carried them (listing/records.py) or, for a connection a thread
+    is blocked on, its copy was asked (view/inspect.py); else None.  It
+    counts milliseconds, so it takes no part in comparing records.
 
-    The last five fields are what the view adds, and take no part in
-    comparing records: the threads blocked on the fd (``waiters``), the
+    The last four fields are what the view adds, and take no part in
+    comparing records either: the threads blocked on the fd (``waiters``), the
     process's other fds naming the same socket (``also_fds``), other
     processes' fds on it (``holders``: None unless they were looked for)
     and the -extended view (``details``, when ``extended`` says it was asked

@@ -18,14 +18,17 @@ The kernel's rules (net/ipv4/tcp_timer.c, tcp.c; Linux 6.x):
   way.  "Silence" is the time since the last segment came in
   (keepalive_time_elapsed: the smaller of tcpi_last_data_recv and
   tcpi_last_ack_recv).
-- At each tick, with unacknowledged data the timer only re-arms (the
-  retransmission timer is in charge); otherwise, if the socket has been
+- At each tick, with data unacknowledged or waiting to be sent (a shut
+  window) the timer only re-arms (the retransmission or zero-window probe
+  timer is in charge); otherwise, if the socket has been
   silent for at least the idle time: without a user timeout it gives up
   once TCP_KEEPCNT probes are unanswered; with one, once the silence has
   reached it and a probe is out.  Else it sends a probe and waits
   TCP_KEEPINTVL.  Giving up sends a reset and reports ETIMEDOUT.
 - TCP_USER_TIMEOUT also ends retransmissions (unacknowledged data, a FIN
-  in FIN-WAIT-1/LAST-ACK/CLOSING) that have gone unanswered that long.
+  in FIN-WAIT-1/LAST-ACK/CLOSING) and zero-window probes that have gone
+  unanswered that long (measured: a writer facing a shut window got
+  ETIMEDOUT, notes/issue15.md).
 - Keepalive runs in no state but ESTAB, CLOSE-WAIT, FIN-WAIT-1/2,
   CLOSING, LAST-ACK (not SYN-SENT, CLOSE or LISTEN).
 
