@@ -91,7 +91,7 @@ See also: sock-timeout, sock-shutdown, info sockets."""
             gdb.write(json.dumps([o.to_json() for o in outcomes], indent=2) + "\n")
         else:
             for outcome in outcomes:
-                gdb.write("\n".join(remedy_report.kill_lines(outcome)) + "\n")
+                gdb.write("\n".join(remedy_report.kill_lines(outcome, target.stopped)) + "\n")
         failed = ["fd %d: %s" % (o.fd, o.failure or remedy_report.errno_text(o.errno or 0))
                   for o in outcomes if not o.ok]
         if failed:

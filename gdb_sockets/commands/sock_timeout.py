@@ -78,7 +78,7 @@ See also: sock-kill, sock-shutdown, info sockets."""
         stream = gdb.STDERR if parsed.flag("json") else gdb.STDOUT
         if parsed.flag("dry-run"):
             outcomes = [remedies.read_timeout(target.pid, s, wanted) for s in chosen]
-            _print(parsed, outcomes, dry_run=True)
+            _print(parsed, outcomes, dry_run=True, held=target.stopped)
             return
         asked = remedy_report.confirmation("set a timeout on", target.pid, chosen)
         if asked is not None:
@@ -86,18 +86,18 @@ See also: sock-kill, sock-shutdown, info sockets."""
             if not confirm(asked.question, stream):
                 raise SocketsError("not confirmed; nothing done")
         outcomes = [remedies.set_timeout(target.pid, s, wanted) for s in chosen]
-        _print(parsed, outcomes, dry_run=False)
+        _print(parsed, outcomes, dry_run=False, held=target.stopped)
         failed = ["fd %d: %s" % (o.fd, o.failure) for o in outcomes if not o.ok]
         if failed:
             raise SocketsError("failed: " + "; ".join(failed))
 
 
-def _print(parsed, outcomes, dry_run: bool) -> None:
+def _print(parsed, outcomes, dry_run: bool, held: bool) -> None:
     if parsed.flag("json"):
         gdb.write(json.dumps([o.to_json() for o in outcomes], indent=2) + "\n")
         return
     for outcome in outcomes:
-        gdb.write("\n".join(remedy_report.timeout_lines(outcome, dry_run)) + "\n")
+        gdb.write("\n".join(remedy_report.timeout_lines(outcome, dry_run, held)) + "\n")
     if dry_run:
         gdb.write("(dry run: nothing done)\n")
 
