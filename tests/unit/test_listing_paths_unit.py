@@ -201,7 +201,9 @@ def test_inet_record_becomes_the_table_row():
 @pytest.mark.parametrize("fast", [True, False], ids=["fast records", "Socket()"])
 def test_dump_rows_equal_record_rows(fast, monkeypatch):
     if not fast:  # as when Socket is not a plain dataclass any more
-        monkeypatch.setattr(dump, "make_socket", Socket)
+        monkeypatch.setattr(records, "_ROW_DEFAULTS", None)
+        monkeypatch.setattr(records, "make_socket", Socket)
+        monkeypatch.setattr(records, "make_endpoint", InetEndpoint)
     chunks = [inet_message(11, state=10, dport=0, dst=bytes(4), rq=1, wq=128)
               + inet_message(12) + inet_message(13) + DONE]
     rows = dump.rows_from_dump("tcp", chunks, {11: 3, 13: 5})
@@ -259,9 +261,12 @@ def test_few_fds_prefetch_nothing(counts):
 
 
 def test_prefetch_what_costs_less_than_naming_every_protocol(counts):
-    # 1000 fds: naming each protocol would cost ~2.5 ms; the small tables fit,
-    # the 20934 TCP sockets of the namespace do not.
+    # 1000 fds: reading their links and naming each protocol would cost
+    # ~5.5 ms; the small tables fit, the 20934 TCP sockets of the namespace
+    # do not.  From ~5340 fds on (a quarter of the namespace) they do.
     assert plan.prefetch_protocols(1, 1000, "auto") == ["udp6", "udp", "tcp6", "unix"]
+    assert plan.prefetch_protocols(1, 5300, "auto") == ["udp6", "udp", "tcp6", "unix"]
+    assert plan.prefetch_protocols(1, 5400, "auto") == ["udp6", "udp", "tcp6", "unix", "tcp"]
     assert plan.prefetch_protocols(1, 20000, "auto") == ["udp6", "udp", "tcp6", "unix", "tcp"]
 
 
