@@ -24,8 +24,8 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from typing import (AbstractSet, Container, Dict, Iterable, Iterator, List, NamedTuple, Optional,
-                    Sequence, Tuple, Union)
+from typing import (AbstractSet, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
 from ..model import TCP_LISTEN
 from .netns import DiagUnavailable, open_diag_socket
