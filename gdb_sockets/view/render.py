@@ -127,7 +127,10 @@ def table_columns(sockets: Sequence[Socket]) -> List[List[str]]:
     One pass over the records a column; an inet endpoint's text is made
     from a cached host text, and that is what a big table is made of.
     """
-    peers = _endpoint_texts([s.peer for s in sockets])
+    # A table names the same endpoint records again and again (a
+    # listener's address, both ends of a connection held by the process).
+    texts: Dict[int, str] = {}
+    peers = _endpoint_texts([s.peer for s in sockets], texts)
     for index, sock in enumerate(sockets):
         # Packet and netlink sockets have no peer; ss prints '*'.
         if sock.peer is None and sock.proto in ("packet", "netlink"):
@@ -138,25 +141,31 @@ def table_columns(sockets: Sequence[Socket]) -> List[List[str]]:
         [s.state for s in sockets],
         ["-" if s.recv_q is None else str(s.recv_q) for s in sockets],
         ["-" if s.send_q is None else str(s.send_q) for s in sockets],
-        _endpoint_texts([s.local for s in sockets]),
+        _endpoint_texts([s.local for s in sockets], texts),
         peers,
         [str(s.inode) for s in sockets],
     ]
 
 
-def _endpoint_texts(endpoints) -> List[str]:
-    """format_endpoint of each, with inet hosts' text cached."""
+def _endpoint_texts(endpoints: List, texts: Dict[int, str]) -> List[str]:
+    """format_endpoint of each, with inet hosts' text cached, and each
+    endpoint record's text in ``texts`` by id() (the records are alive for
+    as long as the caller's list of them)."""
     out: List[str] = []
-    append, hosts, inet = out.append, _HOSTS, InetEndpoint
+    append, hosts, inet, known = out.append, _HOSTS, InetEndpoint, texts.get
     for endpoint in endpoints:
-        if type(endpoint) is inet:
-            host = hosts.get(endpoint.address)
-            if host is None:
-                host = _host_text(endpoint.address)
-            port = endpoint.port
-            append("%s:%d" % (host, port) if port else host + ":*")
-        else:
-            append(format_endpoint(endpoint))
+        text = known(id(endpoint))
+        if text is None:
+            if type(endpoint) is inet:
+                host = hosts.get(endpoint.address)
+                if host is None:
+                    host = _host_text(endpoint.address)
+                port = endpoint.port
+                text = "%s:%d" % (host, port) if port else host + ":*"
+            else:
+                text = format_endpoint(endpoint)
+            texts[id(endpoint)] = text
+        append(text)
     return out
 
 

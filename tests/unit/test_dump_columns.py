@@ -1,5 +1,5 @@
-"""sockdiag.InetDump reads a dump column-wise: the same records as the
-message-by-message parser, whatever the datagrams hold."""
+"""sockdiag.InetDump, the fast reading of a big dump: the same records as
+parse_dump_chunks, whatever the datagrams hold."""
 
 import errno
 import socket
@@ -34,6 +34,10 @@ CASES = {
     "uniform, with attributes": [many(1, 30, attrs=rtattr(1, b"\0" * 12)) + DONE],
     "lengths differ in a datagram": [many(1, 5) + many(6, 5, attrs=rtattr(1, b"x")), DONE],
     "a DONE alone": [many(1, 10), DONE],
+    "a listener in a long run": [many(1, 200) + inet_message(7000, attrs=rtattr(1, b"x"))
+                                 + many(201, 200) + DONE],
+    "lengths alternate": [b"".join(inet_message(i, attrs=rtattr(1, b"x" * (i % 2 * 4)))
+                                   for i in range(1, 120)) + DONE],
     # 96 + 12 * 88 = 12 * 96: only the headers tell that the lengths differ.
     "lengths differ but add up": [inet_message(1, attrs=rtattr(1, b"1234")) + many(2, 12) + DONE],
     "ipv6": [many(1, 20, family=socket.AF_INET6, src=b"\0" * 15 + b"\1") + DONE],
@@ -53,15 +57,6 @@ def test_every_wanted_socket_and_no_other(case):
     everything = sockdiag.parse_dump_chunks(chunks, None)
     assert records(InetDump(chunks, set(everything))) == everything
     assert InetDump(chunks, set()).fields == {}
-
-
-def test_the_uniform_datagram_is_read_column_wise():
-    # The fast path is the one taken: without it the walk gives the same
-    # records, slower (this is what bench/scale.py measures).
-    assert sockdiag._uniform_inodes(many(1, 4) + DONE) == (
-        len(inet_message(1, attrs=BARE)), (1, 2, 3, 4), True)
-    assert sockdiag._uniform_inodes(many(1, 4))[2] is False
-    assert sockdiag._uniform_inodes(many(1, 2) + many(3, 2, attrs=rtattr(1, b"x"))) is None
 
 
 def test_a_datagram_that_only_looks_like_it_ends_is_walked():
