@@ -293,10 +293,32 @@ def format_json(sockets: Iterable[Socket]) -> str:
     The text is json.dumps(indent=2, ensure_ascii=True) of every record's
     to_json(), byte for byte.  json.dumps with an indent runs the pure
     Python encoder (~17 us a record), so a record with nothing added by the
-    view (no waiters, dups, holders or details) and inet or no endpoints is
-    written from a template; any other goes through json.dumps.
+    view (no waiters, dups, holders or details) is written from a template,
+    its endpoints' text made once per endpoint record; any other goes
+    through json.dumps.
     """
-    elements = [_json_element(s) for s in sockets]
+    elements: List[str] = []
+    append, element, texts = elements.append, _ELEMENT, {}
+    known, strings = texts.get, _JSON_STRINGS.get
+    for sock in sockets:
+        if not _TEMPLATE_MATCHES or not _plain(sock):
+            append("  " + _dumps(sock.to_json(), "\n  "))
+            continue
+        local, peer = sock.local, sock.peer
+        local_text = known(id(local))
+        if local_text is None:
+            local_text = texts[id(local)] = _json_endpoint(local)
+        peer_text = known(id(peer))
+        if peer_text is None:
+            peer_text = texts[id(peer)] = _json_endpoint(peer)
+        recv_q, send_q, uid = sock.recv_q, sock.send_q, sock.uid
+        append(element % (
+            sock.fd, sock.inode, strings(sock.proto) or _json_str(sock.proto),
+            strings(sock.state) or _json_str(sock.state),
+            "null" if recv_q is None else int.__repr__(recv_q),
+            "null" if send_q is None else int.__repr__(send_q), local_text, peer_text,
+            "true" if sock.in_table else "false", "null" if uid is None else int.__repr__(uid),
+            "" if sock.type is None else '    "type": %s,\n' % _json_str(sock.type)))
     if not elements:
         return "[]"
     return "[\n" + ",\n".join(elements) + "\n]"
@@ -323,14 +345,11 @@ def _json_str(text: str) -> str:
     return found
 
 
-def _json_number(value: Optional[int]) -> str:
-    return "null" if value is None else int.__repr__(value)
-
-
 def _json_endpoint(endpoint) -> str:
     if endpoint is None:
         return "null"
-    if type(endpoint) is InetEndpoint:
+    if (type(endpoint) is InetEndpoint and type(endpoint.address) is str
+            and type(endpoint.port) is int):
         return _INET_JSON % (_json_str(endpoint.address), endpoint.port)
     return _dumps(endpoint.to_json(), "\n    ")
 
@@ -341,33 +360,17 @@ def _dumps(value, indent: str) -> str:
 
 
 def _plain(sock: Socket) -> bool:
-    """True when the template writes ``sock`` as json.dumps would."""
-    return (not sock.waiters and not sock.also_fds and sock.holders is None
-            and not sock.extended and type(sock.fd) is int and type(sock.inode) is int
+    """True when the template writes ``sock`` as json.dumps would: nothing
+    added by the view, and fields of the types the parsers make."""
+    return (not (sock.waiters or sock.also_fds or sock.extended) and sock.holders is None
+            and type(sock.fd) is int and type(sock.inode) is int
             and type(sock.in_table) is bool and type(sock.proto) is str
             and type(sock.state) is str and sock.recv_q.__class__ in _NUMBERS
             and sock.send_q.__class__ in _NUMBERS and sock.uid.__class__ in _NUMBERS
-            and (sock.type is None or type(sock.type) is str)
-            and (type(sock.local) is not InetEndpoint or _plain_inet(sock.local))
-            and (type(sock.peer) is not InetEndpoint or _plain_inet(sock.peer)))
-
-
-def _plain_inet(endpoint: InetEndpoint) -> bool:
-    return type(endpoint.address) is str and type(endpoint.port) is int
+            and (sock.type is None or type(sock.type) is str))
 
 
 _NUMBERS = (int, type(None))
-
-
-def _json_element(sock: Socket) -> str:
-    if not _TEMPLATE_MATCHES or not _plain(sock):
-        return "  " + _dumps(sock.to_json(), "\n  ")
-    return _ELEMENT % (
-        sock.fd, sock.inode, _json_str(sock.proto), _json_str(sock.state),
-        _json_number(sock.recv_q), _json_number(sock.send_q), _json_endpoint(sock.local),
-        _json_endpoint(sock.peer), "true" if sock.in_table else "false",
-        _json_number(sock.uid),
-        "" if sock.type is None else '    "type": %s,\n' % _json_str(sock.type))
 
 
 def _template_matches() -> bool:
