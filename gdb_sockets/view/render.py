@@ -137,7 +137,7 @@ def table_columns(sockets: Sequence[Socket]) -> List[List[str]]:
             peers[index] = "*"
     return [
         [str(s.fd) for s in sockets],
-        [s.proto for s in sockets],
+        [proto_cell(s) if s.proto == "unix" else s.proto for s in sockets],
         [s.state for s in sockets],
         ["-" if s.recv_q is None else str(s.recv_q) for s in sockets],
         ["-" if s.send_q is None else str(s.send_q) for s in sockets],
