@@ -3,11 +3,14 @@
 
     python3 bench/scale.py [--sizes 1000,10000,20000] [--rounds 7] [--json FILE] [-v]
 
-Two workloads for each size N, built here (tests/targets/sc_hold.c,
+Three workloads for each size N, built here (tests/targets/sc_hold.c,
 compiled with ``cc -O2`` into a temporary directory):
 
   big target     one process holding N loopback TCP sockets (a listener
                  and connected pairs, both ends in the process);
+  shared host    a process holding N/2 TCP sockets while another process
+                 holds N/2 more (the issue's "10k target on a host where
+                 another process holds 10k more" at N = 20000);
   small target   a process holding 10 TCP sockets while other processes
                  ("hogs", at most ~19,900 sockets each) hold N more.
 
@@ -16,9 +19,18 @@ round times, in an order that rotates from round to round:
 
   info sockets     inside gdb: time.perf_counter() around
                    gdb.execute("info sockets", to_string=True)
+  info sockets -json
+                   the same with -json
   listing          inside gdb: listing.list_sockets() alone (the part of
                    the command that reads the kernel; the rest is other
                    modules' annotations and the rendering)
+  C reference      bench/targets/ref_sockets.c (built here, never shipped):
+                   the same work in C, single-threaded (fd links, sock_diag
+                   dumps, the join, the table); its own time, measured
+                   inside it (no exec), like the gdb timings.  Its table is
+                   checked, once per workload, to be byte for byte the one
+                   `info sockets` printed.
+  C links only     the same program reading the fd links only
   ss -tanp, ss -tan, lsof -nP -p PID -a -i
                    wall time of the process, output read through a pipe
 
@@ -47,6 +59,7 @@ BENCH_DIR = os.path.dirname(os.path.realpath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 INIT_PY = os.path.join(REPO, "gdb_sockets", "init.py")
 TARGET_C = os.path.join(REPO, "tests", "targets", "sc_hold.c")
+REF_C = os.path.join(BENCH_DIR, "targets", "ref_sockets.c")
 GDB_SETTINGS = ("set pagination off", "set width 0", "set confirm off",
                 "set style enabled off", "set debuginfod enabled off")
 SMALL = 10            # sockets of the small target
@@ -58,11 +71,19 @@ import gdb, time
 from gdb_sockets.listing import join as listing
 from gdb_sockets.kernel.procfs import LocalProc
 
-def _scale_info():
+def _scale_info(command="info sockets"):
     t0 = time.perf_counter()
-    out = gdb.execute("info sockets", to_string=True)
+    out = gdb.execute(command, to_string=True)
     t1 = time.perf_counter()
     print("@@T %.9f %d" % (t1 - t0, out.count("\n")))
+
+def _scale_json():
+    _scale_info("info sockets -json")
+
+def _scale_save(path):
+    with open(path, "w") as f:
+        f.write(gdb.execute("info sockets", to_string=True))
+    print("@@T 0 0")
 
 def _scale_listing():
     pid = gdb.selected_inferior().pid
@@ -78,10 +99,13 @@ def log(args, text):
         print(text, file=sys.stderr, flush=True)
 
 
-def build(tmp: str, cc: str) -> str:
+def build(tmp: str, cc: str):
+    """(sc_hold, ref_sockets) compiled into ``tmp``."""
     binary = os.path.join(tmp, "sc_hold")
     subprocess.run([cc, "-O2", "-o", binary, TARGET_C], check=True)
-    return binary
+    ref = os.path.join(tmp, "ref_sockets")
+    subprocess.run([cc, "-O2", "-o", ref, REF_C], check=True)
+    return binary, ref
 
 
 class Holder:
@@ -127,8 +151,8 @@ class Gdb:
         self.child.expect_exact(self.PROMPT)
         return self.child.before
 
-    def timed(self, function: str):
-        out = self.cmd("python %s()" % function)
+    def timed(self, function: str, *args):
+        out = self.cmd("python %s(%s)" % (function, ", ".join(map(repr, args))))
         for line in out.splitlines():
             if line.startswith("@@T "):
                 seconds, count = line.split()[1:3]
@@ -158,16 +182,41 @@ def run_tool(argv):
     return seconds, proc.stdout.count(b"\n")
 
 
-def measure(args, gdb: Gdb, pid: int):
+def run_ref(argv):
+    """The C reference's own time (REF_MS on its stderr) and its line count."""
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    said = proc.stderr.decode(errors="replace")
+    if proc.returncode != 0 or not said.startswith("REF_MS "):
+        raise RuntimeError("%s failed (%d): %s" % (shlex.join(argv), proc.returncode, said))
+    return float(said.split()[1]) / 1e3, proc.stdout.count(b"\n")
+
+
+def same_table(gdb: Gdb, ref: str, pid: int, tmp: str) -> bool:
+    """True when the C reference prints byte for byte the table of info sockets."""
+    path = os.path.join(tmp, "info_sockets.txt")
+    gdb.timed("_scale_save", path)
+    with open(path, "rb") as f:
+        ours = f.read()
+    theirs = subprocess.run([ref, str(pid)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, check=True).stdout
+    return ours == theirs
+
+
+def measure(args, gdb: Gdb, pid: int, ref: str):
     tools = {
         "info sockets": lambda: gdb.timed("_scale_info"),
+        "info sockets -json": lambda: gdb.timed("_scale_json"),
         "listing": lambda: gdb.timed("_scale_listing"),
+        "C reference": lambda: run_ref([ref, str(pid)]),
+        "C links only": lambda: run_ref([ref, str(pid), "--links-only"]),
         "ss -tanp": lambda: run_tool(["ss", "-tanp"]),
         "ss -tan": lambda: run_tool(["ss", "-tan"]),
         "lsof": lambda: run_tool(["lsof", "-nP", "-p", str(pid), "-a", "-i"]),
     }
     names = list(tools)
     gdb.timed("_scale_info")  # warm-up: imports, first reads
+    gdb.timed("_scale_json")
     times = {name: [] for name in names}
     lines = {}
     for r in range(args.rounds):
@@ -181,43 +230,82 @@ def measure(args, gdb: Gdb, pid: int):
     return times, lines
 
 
-def workloads(args, binary, size, hard_limit, run_id):
-    """Yield (label, target Holder, host sockets) for one size; cleans up."""
-    per_process = hard_limit - FD_MARGIN
-    # big target: N sockets in one process (capped by RLIMIT_NOFILE).
-    count = min(size, per_process)
-    big = Holder(binary, count, "127.%d.1.1" % run_id)
+WORKLOADS = ("big", "shared", "small")
+LABELS = {"big": "big target", "shared": "shared host", "small": "small target"}
+
+
+def _hogs(binary, total, per_process, prefix):
+    hogs, left, k = [], total, 0
     try:
-        yield "big target", big, count, count
-    finally:
-        big.stop()
-    # small target among N others.
-    hogs = []
-    try:
-        left, k = size, 0
         while left > 0:
             share = min(left, per_process)
-            hogs.append(Holder(binary, share, "127.%d.2.%d" % (run_id, k + 1)))
+            hogs.append(Holder(binary, share, "%s.%d" % (prefix, k + 1)))
             left -= share
             k += 1
-        small = Holder(binary, SMALL, "127.%d.3.1" % run_id)
-        try:
-            yield "small target", small, SMALL, size + SMALL
-        finally:
-            small.stop()
-    finally:
+    except BaseException:
         for hog in hogs:
             hog.stop()
+        raise
+    return hogs
+
+
+def workloads(args, binary, size, hard_limit, run_id):
+    """Yield (label, target Holder, target sockets, host sockets) for one size; cleans up."""
+    per_process = hard_limit - FD_MARGIN
+    for kind in args.workloads:
+        if kind == "big":
+            mine, others = min(size, per_process), 0
+        elif kind == "shared":
+            mine = min(size // 2, per_process)
+            others = size - size // 2
+        else:
+            mine, others = SMALL, size
+        hogs = _hogs(binary, others, per_process, "127.%d.%d" % (run_id, 2 + 2 * WORKLOADS.index(kind)))
+        try:
+            target = Holder(binary, mine, "127.%d.%d.1" % (run_id, 3 + 2 * WORKLOADS.index(kind)))
+            try:
+                yield LABELS[kind], target, mine, mine + others
+            finally:
+                target.stop()
+        finally:
+            for hog in hogs:
+                hog.stop()
 
 
 def median_ms(values):
     return statistics.median(values) * 1e3
 
 
+def print_tables(rows) -> None:
+    """Two Markdown tables: the medians, then the ratios side by side."""
+    print("| Workload | Target sockets | Host sockets | `info sockets` ms | `-json` ms "
+          "| of which listing ms | C reference ms | C links only ms | `ss -tanp` ms "
+          "| `ss -tan` ms | `lsof -nP -p PID -a -i` ms | C table identical |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for label, _size, mine, host, times, same in rows:
+        m = {k: median_ms(v) for k, v in times.items()}
+        print("| %s | %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f | %s |" % (
+            label, mine, host, m["info sockets"], m["info sockets -json"], m["listing"],
+            m["C reference"], m["C links only"], m["ss -tanp"], m["ss -tan"], m["lsof"],
+            "yes" if same else "NO"))
+    print()
+    print("| Workload | Target sockets | Host sockets | `info sockets` / `ss -tanp` "
+          "| `info sockets` / C | `-json` / `ss -tanp` | `info sockets` / lsof |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, _size, mine, host, times, _same in rows:
+        m = {k: median_ms(v) for k, v in times.items()}
+        print("| %s | %d | %d | %.3f | %.2f | %.3f | %.3f |" % (
+            label, mine, host, m["info sockets"] / m["ss -tanp"],
+            m["info sockets"] / m["C reference"], m["info sockets -json"] / m["ss -tanp"],
+            m["info sockets"] / m["lsof"]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,20000")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="comma-separated, of: %s" % ", ".join(WORKLOADS))
     parser.add_argument("--gdb", default="gdb")
     parser.add_argument("--cc", default="cc")
     parser.add_argument("--json", help="write every timing here")
@@ -231,12 +319,15 @@ def main() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sizes = [int(s) for s in args.sizes.split(",")]
+    args.workloads = args.workloads.split(",")
+    if set(args.workloads) - set(WORKLOADS):
+        parser.error("unknown workload in %s" % ",".join(args.workloads))
 
     rows, records = [], []
     started = time.monotonic()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="gdb_sockets_scale_") as tmp:
-        binary = build(tmp, args.cc)
+        binary, ref = build(tmp, args.cc)
         helper = os.path.join(tmp, "helper.py")
         with open(helper, "w") as f:
             f.write(GDB_HELPER)
@@ -246,26 +337,20 @@ def main() -> int:
                 log(args, "%s, N=%d: pid %d holds %d, host %d" % (label, size, target.pid, mine, host))
                 gdb = Gdb(args.gdb, target.pid, helper)
                 try:
-                    times, lines = measure(args, gdb, target.pid)
+                    same = same_table(gdb, ref, target.pid, tmp)
+                    times, lines = measure(args, gdb, target.pid, ref)
                 finally:
                     gdb.close()
                 ours, ss_p, lsof = (median_ms(times[k]) for k in ("info sockets", "ss -tanp", "lsof"))
-                rows.append((label, size, mine, host, times, lines))
+                rows.append((label, size, mine, host, times, same))
                 records.append({"workload": label, "size": size, "target_sockets": mine,
-                                "host_sockets": host, "times_s": times, "lines": lines})
+                                "host_sockets": host, "times_s": times, "lines": lines,
+                                "c_table_identical": same})
                 log(args, "  medians: info sockets %.1f ms, ss -tanp %.1f ms, lsof %.1f ms"
                     % (ours, ss_p, lsof))
     elapsed = time.monotonic() - started
 
-    print("| Workload | N | Target sockets | `info sockets` ms | of which listing ms "
-          "| `ss -tanp` ms | `ss -tan` ms | `lsof -nP -p PID -a -i` ms "
-          "| vs `ss -tanp` | vs lsof |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, size, mine, host, times, lines in rows:
-        m = {k: median_ms(v) for k, v in times.items()}
-        print("| %s | %d | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %.3f | %.3f |" % (
-            label, size, mine, m["info sockets"], m["listing"], m["ss -tanp"], m["ss -tan"],
-            m["lsof"], m["info sockets"] / m["ss -tanp"], m["info sockets"] / m["lsof"]))
+    print_tables(rows)
     print()
     print("Medians of %d interleaved rounds; ratios are `info sockets` over the tool. "
           "%s, kernel %s, %d CPUs, Python %s; load average %.2f before, %.2f after; "

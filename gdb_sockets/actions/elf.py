@@ -91,27 +91,50 @@ class _Elf64:
         raise SocketsError("bad ELF section link")
 
 
+_SYMBOL = struct.Struct("<IBBHQQ")
+
+
 def dynamic_symbol(f: BinaryIO, name: str) -> Optional[int]:
     """The address (relative to the load base) of an exported function, or None."""
+    return dynamic_symbols(f, (name,))[name]
+
+
+def dynamic_symbols(f: BinaryIO, names) -> dict:
+    """name -> its address relative to the load base, or None, for each of ``names``.
+
+    The first symbol of the dynamic table that is a defined function of
+    that name counts; a GNU indirect function is None (its real address is
+    chosen at run time).  The names are found in the string table first
+    (a linker may share a string's tail with a longer name: every place
+    where the name is a whole string counts), then the symbols naming one
+    of those places, read column-wise.
+    """
     elf = _Elf64(f)
-    wanted = name.encode()
+    found = {name: None for name in names}
+    left = set(names)
     for sh_type, offset, size, link, entsize in list(elf.sections()):
-        if sh_type != SHT_DYNSYM or entsize == 0:
+        if sh_type != SHT_DYNSYM or entsize != _SYMBOL.size or not left:
             continue
         str_offset, str_size = elf.section_offset_size(link)
         strings = elf._read(str_offset, str_size)
-        symbols = elf._read(offset, size)
-        for i in range(size // entsize):
-            st_name, st_info, _other, st_shndx, st_value, _size = struct.unpack_from(
-                "<IBBHQQ", symbols, i * entsize)
+        symbols = elf._read(offset, size - size % entsize)
+        places = {}
+        for name in left:
+            wanted = name.encode() + b"\0"
+            at = strings.find(wanted)
+            while at >= 0:  # the string that starts here is the name
+                places[at] = name
+                at = strings.find(wanted, at + 1)
+        for st_name, st_info, _other, st_shndx, st_value, _size in _SYMBOL.iter_unpack(symbols):
+            name = places.get(st_name)
+            if name is None or name not in left:
+                continue
             if st_shndx == 0 or st_value == 0 or (st_info & 0xF) not in (STT_FUNC, STT_GNU_IFUNC):
                 continue
-            end = strings.find(b"\0", st_name)
-            if strings[st_name:end] == wanted:
-                if st_info & 0xF == STT_GNU_IFUNC:
-                    return None  # the real address is chosen at run time
-                return st_value - elf.first_load_vaddr()
-    return None
+            left.discard(name)
+            found[name] = (None if st_info & 0xF == STT_GNU_IFUNC
+                           else st_value - elf.first_load_vaddr())
+    return found
 
 
 def identity(f: BinaryIO):

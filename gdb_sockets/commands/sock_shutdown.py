@@ -7,6 +7,10 @@ import json
 import gdb
 
 from ..actions import outcome, shutdown_run
+# shutdown_run imports the gdb glue of the methods only when a debugger
+# holds the target (the command line has none); here they are loaded with
+# the package, never while the process is stopped.
+from ..actions import choose, inferior_call, syscall_inject
 from ..actions.method_choice import METHODS
 from ..errors import SocketsError
 from ..kernel.target import current_target
@@ -15,6 +19,8 @@ from ..view import inspect, options, shutdown_report
 from .base import SocketsCommand
 from .completion import complete_options, socket_fds, state_words
 from .confirm import ask, can_ask, confirm
+
+_METHOD_GLUE = (choose, inferior_call, syscall_inject)  # loaded now: see the import above
 
 OPTIONS = dict(options.SOCK_SHUTDOWN_OPTIONS, force=options.FLAG)
 USAGE = "sock-shutdown FD [read|write|both]"

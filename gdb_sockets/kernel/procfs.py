@@ -12,7 +12,7 @@ import errno
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ..errors import SocketsError
 
@@ -39,6 +39,30 @@ class LocalProc:
 
     def readlink(self, path: str) -> str:
         return os.readlink(self.root + path)
+
+    def read_links(self, path: str) -> List[Tuple[str, str]]:
+        """(name, link text) of each entry of a directory of links (/proc/PID/fd).
+
+        The links are read relative to the open directory, which spares
+        the kernel a walk of the whole path for each.  Raises OSError as
+        listdir does, and PermissionError if a link cannot be read; an entry
+        whose link cannot be read otherwise (closed since the listing) is
+        left out.
+        """
+        fd = os.open(self.root + path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            out = []
+            append, readlink = out.append, os.readlink
+            for name in os.listdir(fd):
+                try:
+                    append((name, readlink(name, dir_fd=fd)))
+                except PermissionError:
+                    raise
+                except OSError:
+                    continue  # closed since the directory was read
+            return out
+        finally:
+            os.close(fd)
 
     def getxattr(self, path: str, name: str) -> Optional[bytes]:
         """The attribute, or None where the kernel does not offer it."""

@@ -13,7 +13,7 @@ listener's Send-Q is its backlog on both paths.  No gdb here.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import AbstractSet, Callable, Dict, List, Optional, Tuple
 
 from ..kernel.fd_copies import CopyUnavailable, FdCopies
 from ..kernel.fd_dir import FdDir, open_fd_count
@@ -25,10 +25,11 @@ from .exact import Collected, Members, Unavailable
 Fds = List[Tuple[int, int]]  # (fd, inode), sorted by fd
 
 
-def from_fd_dir(pid: int, protocol_of: Callable[[int], Optional[str]],
-                strategy: str) -> Tuple[Fds, Optional[Collected]]:
+def from_fd_dir(pid: int, protocol_of: Callable[[int], Optional[str]], strategy: str,
+                only: Optional[AbstractSet[int]] = None) -> Tuple[Fds, Optional[Collected]]:
     """The socket fds of ``pid`` and what sock_diag says of them.
 
+    ``only``: the sockets among these fds only (just their links are read).
     (fds, None) when sock_diag cannot answer for this process; OSError
     when the fds could not be read (procfs then says why, in the user's
     words).
@@ -36,17 +37,21 @@ def from_fd_dir(pid: int, protocol_of: Callable[[int], Optional[str]],
     prefetch = None
     try:
         with FdDir(pid) as fd_dir:
-            # Dumps that pay for themselves start at once, in the kernel,
-            # while the fd links are read.
-            count = open_fd_count(pid)
-            names = None
-            if count is None:
-                names = fd_dir.names()
-                count = len(names)
-            dumps = plan.prefetch_protocols(pid, count, strategy)
-            if dumps:
-                prefetch = dump.Prefetch(pid, dumps)
-            fds = fd_dir.sockets(fd_dir.names() if names is None else names)
+            if only is not None:
+                fds = fd_dir.sockets_among(only)
+            else:
+                # Dumps that pay for themselves start at once, in the
+                # kernel, while the fd links are read.
+                count = open_fd_count(pid)
+                names = None
+                if count is None:
+                    names = fd_dir.names()
+                    count = len(names)
+                dumps = plan.prefetch_protocols(pid, count, strategy)
+                if dumps:
+                    prefetch = dump.Prefetch(pid, dumps)
+                fds = (fd_dir.sockets_by_number(count) if names is None
+                       else fd_dir.sockets(names))
         try:
             return fds, collect(pid, fds, protocol_of, strategy, prefetch)
         except Unavailable:

@@ -15,11 +15,10 @@ from typing import Dict, List, Optional, Set
 from ..kernel import sockdiag
 from ..kernel.netns import DiagUnavailable
 from ..kernel.sockdiag import DiagChannel, DiagError, UnixRecord
-from ..kernel.sockopt import PORT
-from ..model import InetEndpoint, Socket, state_name
+from ..model import Socket
 from .exact import Collected, Unavailable
-from .plan import INET, dump_request
-from .records import address_text, make_socket, unix_rows
+from .plan import dump_request
+from .records import inet_dump_rows, unix_rows
 
 
 class Prefetch:
@@ -62,34 +61,12 @@ class Prefetch:
             self.channel = None
 
 
-_STATE_TEXT = [state_name(code) for code in range(256)]
-
-
 def rows_from_dump(proto: str, chunks: List[bytes], lowest: Dict[int, int]) -> Dict[int, Socket]:
     """Rows of a dump for the inodes in ``lowest`` (inode -> fd)."""
     if proto == "unix":
         found = sockdiag.parse_dump_chunks(chunks, set(lowest))
         return unix_rows(found, sockdiag.parse_dump_chunks(chunks, unknown_peers(found)), lowest)
-    family = INET[proto][0]
-    rows: Dict[int, Socket] = {}
-    # Many sockets share an end (a listener's address, a busy peer): one
-    # endpoint record for each.
-    endpoints: Dict[bytes, InetEndpoint] = {}
-    states, port_of = _STATE_TEXT, PORT.unpack
-
-    def endpoint(raw: bytes, port: bytes) -> InetEndpoint:
-        found = endpoints.get(raw + port)
-        if found is None:
-            found = endpoints[raw + port] = InetEndpoint(address_text(family, raw),
-                                                        port_of(port)[0])
-        return found
-
-    for inode, state, sport, dport, src, dst, rq, wq, uid in sockdiag.inet_dump_fields(
-            chunks, lowest):
-        rows[inode] = make_socket(
-            fd=lowest[inode], inode=inode, proto=proto, state=states[state], recv_q=rq,
-            send_q=wq, local=endpoint(src, sport), peer=endpoint(dst, dport), uid=uid)
-    return rows
+    return inet_dump_rows(proto, sockdiag.InetDump(chunks, lowest.keys()), lowest)
 
 
 def unknown_peers(found: Dict[int, UnixRecord]) -> Set[int]:

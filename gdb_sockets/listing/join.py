@@ -20,7 +20,7 @@ No gdb here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Set, Tuple
+from typing import AbstractSet, Dict, List, Optional, Set, Tuple
 
 from ..kernel import procfs
 from ..kernel.fd_dir import socket_fds
@@ -52,7 +52,8 @@ class Listing:
 
 
 def list_sockets(reader, pid: int, unix_diag: Optional[UnixDiagQuery] = None,
-                 strategy: Optional[str] = None, local: bool = False) -> Listing:
+                 strategy: Optional[str] = None, local: bool = False,
+                 fds: Optional[AbstractSet[int]] = None) -> Listing:
     """Every socket fd of ``pid``, sorted by fd.
 
     ``local``: ``reader`` reads the real /proc of gdb's own host and the
@@ -62,32 +63,40 @@ def list_sockets(reader, pid: int, unix_diag: Optional[UnixDiagQuery] = None,
     queues on the table path (default: sock_diag itself when ``local``);
     without one they are unknown, with a note saying so.
     ``strategy`` is one of STRATEGIES (default: the module's STRATEGY).
+    ``fds``: only the sockets among these fds (a local target's other
+    links are not even read); the records are those a full listing has.
     """
     strategy = strategy or STRATEGY
     if strategy not in STRATEGIES:
         raise ValueError("unknown listing strategy %r" % (strategy,))
     if local and unix_diag is None:
         unix_diag = unix_query
+    only = None if fds is None else frozenset(fds)
     with gc_paused():
-        found = _from_diag(reader, pid, strategy) if local and strategy != "table" else None
+        found = (_from_diag(reader, pid, strategy, only) if local and strategy != "table"
+                 else None)
         if found is None:
-            return _from_tables(reader, pid, local, unix_diag)
+            return _from_tables(reader, pid, local, unix_diag, only)
         fds, collected = found
         return _with_tables(reader, pid, fds, collected, unix_diag)
 
 
-def _from_diag(reader, pid: int, strategy: str) -> Optional[Tuple[Fds, diag.Collected]]:
+def _from_diag(reader, pid: int, strategy: str,
+               only) -> Optional[Tuple[Fds, diag.Collected]]:
     """The fds and what sock_diag answered, or None: then the tables answer."""
     try:
-        fds, collected = diag.from_fd_dir(pid, lambda fd: _protocol(reader, pid, fd), strategy)
+        fds, collected = diag.from_fd_dir(pid, lambda fd: _protocol(reader, pid, fd), strategy,
+                                          only)
     except OSError:
         return None  # procfs says what went wrong, in the user's words
     return (fds, collected) if collected is not None else None
 
 
-def _from_tables(reader, pid: int, local: bool, unix_diag) -> Listing:
+def _from_tables(reader, pid: int, local: bool, unix_diag, only) -> Listing:
     """The /proc path for every protocol the process holds."""
     fds = _socket_fds(reader, pid, local)
+    if only is not None:
+        fds = [(fd, inode) for fd, inode in fds if fd in only]
     protos = {fd: _protocol(reader, pid, fd) for fd, _inode in fds}
     if any(p is None for p in protos.values()):
         # The kernel did not name every protocol: read every table.

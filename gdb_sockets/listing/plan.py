@@ -38,10 +38,12 @@ _COUNT_NAMES = {"tcp": ("TCP",), "tcp6": ("TCPv6",), "udp": ("UDP",), "udp6": ("
 
 # Costs in microseconds on this project's 2-core test machine
 # (bench/README_scale.md): per target socket on the exact path, per socket
-# of the namespace in a dump, per fd for its protocol name (an xattr).
+# of the namespace in a dump, per fd for its protocol name (an xattr) and
+# for its link.
 EXACT_COST = {"inet": 14.0, "unix": 5.0}
 DUMP_COST = 1.4
 XATTR_COST = 2.5
+LINK_COST = 3.0
 # Up to this many sockets of a protocol, the exact path without looking
 # at the namespace; below this many fds, no dump before the protocols.
 ALWAYS_EXACT = 32
@@ -82,9 +84,11 @@ def in_namespace(counts: Dict[str, int], proto: str) -> Optional[int]:
 def prefetch_protocols(pid: int, fd_count: int, strategy: str) -> List[str]:
     """The protocols worth dumping before the target's fds are read.
 
-    A dump answers every socket of its protocol with no protocol look-up;
-    it is worth it while the dumps cost no more than looking up the
-    protocol of every fd would (even if the target held none of them).
+    A dump answers every socket of its protocol with no protocol look-up,
+    and the kernel fills it while gdb reads the fd links (another CPU, no
+    GIL).  It is worth it while the dumps take no longer than reading the
+    links and looking up the protocol of every fd would (even if the target
+    held none of their sockets).
     """
     if strategy == "dump":
         return list(SERVED)
@@ -92,7 +96,7 @@ def prefetch_protocols(pid: int, fd_count: int, strategy: str) -> List[str]:
         return []
     counts = namespace_counts(pid)
     sizes = {p: in_namespace(counts, p) for p in SERVED}
-    budget = fd_count * XATTR_COST / DUMP_COST
+    budget = fd_count * (LINK_COST + XATTR_COST) / DUMP_COST
     chosen = []
     for proto in sorted((p for p in SERVED if sizes[p]), key=lambda p: sizes[p]):
         if sizes[proto] > budget:

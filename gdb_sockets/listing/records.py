@@ -12,11 +12,12 @@ import dataclasses
 import gc
 import ipaddress
 import socket
+import struct
 from contextlib import contextmanager
-from typing import Dict, Iterator, Mapping
+from typing import Dict, Iterator, Mapping, Optional
 
 from ..kernel.procnet import UNIX_TYPES, unix_name_to_path
-from ..kernel.sockdiag import InetRecord, UnixRecord
+from ..kernel.sockdiag import InetDump, InetRecord, UnixRecord
 from ..kernel.sockopt import parse_silence
 from ..model import TCP_LISTEN, InetEndpoint, Socket, UnixAddress, UnixPeer, state_name
 
@@ -58,6 +59,8 @@ def _fast_socket_factory():
     if any(isinstance(value, (dict, list, set)) for value in defaults.values()):
         return Socket
     new = object.__new__
+    global _ROW_DEFAULTS
+    _ROW_DEFAULTS = defaults
 
     def make(**values) -> Socket:
         sock = new(Socket)
@@ -68,7 +71,108 @@ def _fast_socket_factory():
     return make
 
 
+# The defaults make_socket fills a record from (None: it is Socket itself).
+_ROW_DEFAULTS: Optional[dict] = None
+
+
 make_socket = _fast_socket_factory()
+
+
+def _fast_endpoint_factory():
+    """InetEndpoint(address, port), filled as make_socket fills a Socket
+    (~3x faster), while InetEndpoint is a plain two-field dataclass."""
+    try:
+        fields = list(vars(InetEndpoint("::", 0)))
+    except TypeError:
+        return InetEndpoint
+    if hasattr(InetEndpoint, "__post_init__") or fields != [
+            f.name for f in dataclasses.fields(InetEndpoint)] or fields != ["address", "port"]:
+        return InetEndpoint
+    new = object.__new__
+
+    def make(address: str, port: int) -> InetEndpoint:
+        endpoint = new(InetEndpoint)
+        values = endpoint.__dict__
+        values["address"] = address
+        values["port"] = port
+        return endpoint
+    return make
+
+
+make_endpoint = _fast_endpoint_factory()
+_STATE_TEXT = [state_name(code) for code in range(256)]
+_PORT = struct.Struct("!H")
+
+
+# The fields of Socket in order, and the defaults inet_dump_rows writes
+# for the ones a dump does not fill: it fills records only while Socket
+# has exactly these (else it builds them with make_socket).
+_DUMP_ROW_FIELDS = ("fd", "inode", "proto", "state", "recv_q", "send_q", "local", "peer",
+                    "type", "in_table", "uid", "silence", "waiters", "also_fds", "holders",
+                    "details", "extended")
+_DUMP_ROW_DEFAULTS = {"type": None, "in_table": True, "silence": None, "waiters": (),
+                      "also_fds": (), "holders": None, "details": None, "extended": False}
+
+
+def _dump_rows_fillable() -> bool:
+    if _ROW_DEFAULTS is None or tuple(f.name for f in dataclasses.fields(Socket)) != (
+            _DUMP_ROW_FIELDS):
+        return False
+    return all(_ROW_DEFAULTS[name] == value and type(_ROW_DEFAULTS[name]) is type(value)
+               for name, value in _DUMP_ROW_DEFAULTS.items())
+
+
+def inet_dump_rows(proto: str, dump: InetDump, lowest: Mapping[int, int]) -> Dict[int, Socket]:
+    """The rows of the inet sockets ``dump`` answered for (inode -> fd in
+    ``lowest``): inet_socket's records, with less Python per socket.
+
+    Many sockets share an end (a listener's address, a busy peer): one
+    endpoint record for each.  The loop fills each record's dict field by
+    field in the dataclass's order (as make_socket would, 4x faster than
+    Socket(...), and the instance dicts share their keys); it runs once
+    per socket of a big target.
+    """
+    family = socket.AF_INET6 if proto.endswith("6") else socket.AF_INET
+    rows: Dict[int, Socket] = {}
+    endpoints: Dict[bytes, InetEndpoint] = {}
+    states, port_of, get = _STATE_TEXT, _PORT.unpack, endpoints.get
+
+    def endpoint(raw: bytes, port: bytes) -> InetEndpoint:
+        found = endpoints[raw + port] = make_endpoint(address_text(family, raw), port_of(port)[0])
+        return found
+
+    fill = _DUMP_ROWS_FILLABLE
+    new = object.__new__
+    for inode, (_l, _k, _f, state, sport, dport, src, dst, rq, wq, uid,
+                _i) in dump.fields.items():
+        local = get(src + sport) or endpoint(src, sport)
+        peer = get(dst + dport) or endpoint(dst, dport)
+        if fill:
+            sock = new(Socket)
+            values = sock.__dict__
+            values["fd"] = lowest[inode]
+            values["inode"] = inode
+            values["proto"] = proto
+            values["state"] = states[state]
+            values["recv_q"] = rq
+            values["send_q"] = wq
+            values["local"] = local
+            values["peer"] = peer
+            values["type"] = None
+            values["in_table"] = True
+            values["uid"] = uid
+            values["silence"] = None  # dumps do not ask for INET_DIAG_INFO
+            values["waiters"] = ()
+            values["also_fds"] = ()
+            values["holders"] = None
+            values["details"] = None
+            values["extended"] = False
+        else:
+            sock = make_socket(fd=lowest[inode], inode=inode, proto=proto, state=states[state],
+                               recv_q=rq, send_q=wq, local=local, peer=peer, uid=uid)
+        rows[inode] = sock
+    return rows
+
 
 _ADDRESS_TEXT: Dict[bytes, str] = {}
 
@@ -142,3 +246,6 @@ def with_unix_diag(row: Socket, record: UnixRecord, records: Mapping[int, UnixRe
     return dataclasses.replace(
         row, state=state_name(record.state), recv_q=record.rqueue, send_q=record.wqueue,
         peer=unix_peer(record, records, rows))
+
+
+_DUMP_ROWS_FILLABLE = _dump_rows_fillable()

@@ -116,4 +116,6 @@ class SocketFilter:
         return True
 
     def apply(self, sockets: Iterable[Socket]) -> List[Socket]:
+        if self.fds is None and not self.selects_by_property:
+            return list(sockets)  # no filter: no pass over the records
         return [s for s in sockets if self.matches(s)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import AbstractSet, Dict, List, Optional, Tuple
 
 from ..errors import SocketsError
+from ..kernel.procfs import LocalProc
 from ..model import Holder
 from .render import escape
 
@@ -84,6 +85,17 @@ def _process_hits(reader, name: str, wanted: Dict[str, int]) -> Optional[List[Tu
     """(inode, fd) of process ``name``'s fds on the wanted sockets; None when
     its fds cannot be read (another user's); [] when it exited meanwhile."""
     fd_dir = "/proc/%s/fd" % name
+    if type(reader) is LocalProc:
+        # This host's /proc: the links read relative to the open directory
+        # (a scan reads every fd of every process, with the target stopped).
+        try:
+            links = reader.read_links(fd_dir)
+        except PermissionError:
+            return None  # another user's, or it changed credentials (setuid exec)
+        except OSError:
+            return []  # exited since /proc was listed
+        return [(wanted[target], int(fd)) for fd, target in links
+                if target in wanted and fd.isdigit()]
     try:
         fds = reader.listdir(fd_dir)
     except PermissionError:

@@ -8,7 +8,7 @@ the table and the shutdown reports.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set
 
 from ..model import Holder, Socket, Waiter
 from .holders import HolderScan
@@ -31,22 +31,55 @@ def annotate(sockets: Sequence[Socket], waiters: Dict[int, List[Waiter]],
 
     Only records that have something to add are copied (a copy costs ~8 us,
     and a big target has tens of thousands of records with nothing to add);
-    the others keep the fields' empty defaults.
+    the others keep the fields' empty defaults.  Without a holder scan only
+    the fds with a waiter and the inodes that several fds name are looked
+    at.
     """
-    same = fds_by_inode(sockets)
-    out = []
-    for sock in sockets:
-        added = {}
-        found = waiters.get(sock.fd)
-        if found:
-            added["waiters"] = tuple(found)
-        fds = same[sock.inode]
-        if len(fds) > 1:
-            added["also_fds"] = tuple(fd for fd in fds if fd != sock.fd)
-        if others is not None:
-            added["holders"] = tuple(others.holders.get(sock.inode, ()))
-        out.append(replace(sock, **added) if added else sock)
+    if others is not None:
+        same = fds_by_inode(sockets)
+        return [_annotated(sock, waiters, same, others) for sock in sockets]
+    shared = _shared_inodes(sockets)
+    out = list(sockets)
+    if not waiters and not shared:
+        return out
+    same = fds_by_inode([s for s in sockets if s.inode in shared])
+    for index, sock in enumerate(out):
+        if sock.fd in waiters or sock.inode in shared:
+            out[index] = _annotated(sock, waiters, same, None)
     return out
+
+
+def _shared_inodes(sockets: Sequence[Socket]) -> Set[int]:
+    """The inodes that more than one of the fds name."""
+    inodes = [s.inode for s in sockets]
+    if len(set(inodes)) == len(inodes):
+        return set()
+    seen: Set[int] = set()
+    shared = set()
+    for inode in inodes:
+        if inode in seen:
+            shared.add(inode)
+        seen.add(inode)
+    return shared
+
+
+def _annotated(sock: Socket, waiters: Dict[int, List[Waiter]], same: Dict[int, List[int]],
+               others: Optional[HolderScan]) -> Socket:
+    added = {}
+    found = waiters.get(sock.fd)
+    if found:
+        added["waiters"] = tuple(found)
+    fds = same.get(sock.inode, ())
+    if len(fds) > 1:
+        added["also_fds"] = tuple(fd for fd in fds if fd != sock.fd)
+    if others is not None:
+        added["holders"] = tuple(others.holders.get(sock.inode, ()))
+    return replace(sock, **added) if added else sock
+
+
+def annotated(sock: Socket) -> bool:
+    """True when the view added something to the record (a Notes cell)."""
+    return bool(sock.waiters or sock.also_fds or sock.holders)
 
 
 def waiter_text(waiter: Waiter) -> str:

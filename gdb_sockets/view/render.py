@@ -9,7 +9,9 @@ for bytes that are not UTF-8.
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable, List, Optional, Sequence
+from itertools import repeat
+from json.encoder import encode_basestring_ascii as _json_string
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from ..model import (Details, InetEndpoint, NetlinkAddress, PacketAddress, Socket,
                      UnixAddress, UnixPeer)
@@ -136,6 +138,71 @@ def table_rows(sockets: Iterable[Socket]) -> List[Sequence[str]]:
     ]
 
 
+def table_columns(sockets: Sequence[Socket]) -> List[List[str]]:
+    """The table's cells column by column: the cells of table_rows.
+
+    One pass over the records a column; an inet endpoint's text is made
+    from a cached host text, and that is what a big table is made of.
+    """
+    # A table names the same endpoint records again and again (a
+    # listener's address, both ends of a connection held by the process).
+    texts: Dict[int, str] = {}
+    peers = _endpoint_texts([s.peer for s in sockets], texts)
+    for index, sock in enumerate(sockets):
+        # Packet and netlink sockets have no peer; ss prints '*'.
+        if sock.peer is None and sock.proto in ("packet", "netlink"):
+            peers[index] = "*"
+    return [
+        [str(s.fd) for s in sockets],
+        [proto_cell(s) if s.proto == "unix" else s.proto for s in sockets],
+        [s.state for s in sockets],
+        ["-" if s.recv_q is None else str(s.recv_q) for s in sockets],
+        ["-" if s.send_q is None else str(s.send_q) for s in sockets],
+        _endpoint_texts([s.local for s in sockets], texts),
+        peers,
+        [str(s.inode) for s in sockets],
+    ]
+
+
+def _endpoint_texts(endpoints: List, texts: Dict[int, str]) -> List[str]:
+    """format_endpoint of each, with inet hosts' text cached, and each
+    endpoint record's text in ``texts`` by id() (the records are alive for
+    as long as the caller's list of them)."""
+    out: List[str] = []
+    append, hosts, inet, known = out.append, _HOSTS, InetEndpoint, texts.get
+    for endpoint in endpoints:
+        text = known(id(endpoint))
+        if text is None:
+            if type(endpoint) is inet:
+                host = hosts.get(endpoint.address)
+                if host is None:
+                    host = _host_text(endpoint.address)
+                port = endpoint.port
+                text = "%s:%d" % (host, port) if port else host + ":*"
+            else:
+                text = format_endpoint(endpoint)
+            texts[id(endpoint)] = text
+        append(text)
+    return out
+
+
+_HOSTS: Dict[str, str] = {}
+
+
+def _host_text(address: str) -> str:
+    """The host part of format_inet, cached (a table repeats its addresses)."""
+    if address in ("0.0.0.0", "::"):
+        host = "*"
+    elif ":" in address:
+        host = "[%s]" % address
+    else:
+        host = address
+    if len(_HOSTS) > 4096:
+        _HOSTS.clear()
+    _HOSTS[address] = host
+    return host
+
+
 # What each column is, for styling: the renderer says what a cell is and the
 # gdb layer decides how (or whether) to colour it.
 _COLUMN_KINDS = (None, None, "state", None, None, "endpoint", "endpoint", None)
@@ -174,30 +241,39 @@ def format_table(sockets: Sequence[Socket], colorize: Optional[Callable[[str, st
 def _table_lines(sockets: Sequence[Socket], colorize: Optional[Callable[[str, str], str]],
                  notes: Optional[Sequence[str]]) -> List[str]:
     header: Sequence[str] = HEADER
-    rows = table_rows(sockets)
+    columns = table_columns(sockets)
     if notes is not None and any(notes):
         # Who waits on or shares a socket: a last column, only when there is any.
         header = HEADER + ("Notes",)
-        rows = [row + (note,) for row, note in zip(rows, notes)]
-    rows = [header] + rows
-    widths = [max(map(len, column)) for column in zip(*rows)]
-    if colorize is None:
-        # One format string for every row: the fast path, for big tables.
-        line_format = "  ".join("%%-%ds" % w for w in widths[:-1]) + "  %s"
-        return [(line_format % tuple(row)).rstrip() for row in rows]
-    lines = []
-    for number, row in enumerate(rows):
-        cells = []
-        for column, (cell, width) in enumerate(zip(row, widths)):
-            padded = cell.ljust(width) if column < len(row) - 1 else cell
-            kind = _COLUMN_KINDS[column] if column < len(_COLUMN_KINDS) else None
-            if colorize is not None and number > 0 and kind is not None and cell not in ("-", "*"):
-                if kind == "state":
-                    kind = "state:" + state_kind(cell)
-                padded = colorize(kind, cell) + padded[len(cell):]
-            cells.append(padded)
-        lines.append("  ".join(cells).rstrip())
-    return lines
+        columns.append(list(notes))
+    for name, column in zip(header, columns):
+        column.insert(0, name)
+    widths = [max(map(len, column)) for column in columns]
+    # Every column but the last is padded to its width, a column at a
+    # time, and each line is one join of its cells.
+    padded = []
+    for number, (column, width) in enumerate(zip(columns[:-1], widths)):
+        kind = _COLUMN_KINDS[number] if colorize is not None else None
+        if kind is None:
+            padded.append(list(map(str.ljust, column, repeat(width))))
+        else:
+            padded.append([column[0].ljust(width)] + [
+                _styled(colorize, kind, cell, width) for cell in column[1:]])
+    padded.append(columns[-1])
+    lines = map("  ".join, zip(*padded))
+    if len(header) > len(HEADER) or colorize is not None:
+        # An empty last cell (no note) leaves the padding before it.
+        lines = map(str.rstrip, lines)
+    return list(lines)
+
+
+def _styled(colorize: Callable[[str, str], str], kind: str, cell: str, width: int) -> str:
+    """A padded cell of a coloured column: the escapes around the text only."""
+    if cell in ("-", "*"):
+        return cell.ljust(width)
+    if kind == "state":
+        kind = "state:" + state_kind(cell)
+    return colorize(kind, cell) + " " * (width - len(cell))
 
 
 def details_text(details: Details) -> str:
@@ -229,5 +305,97 @@ def detail_line(sock: Socket) -> str:
 
 
 def format_json(sockets: Iterable[Socket]) -> str:
-    """One JSON array; ensure_ascii keeps control characters escaped."""
-    return json.dumps([s.to_json() for s in sockets], indent=2, ensure_ascii=True)
+    """One JSON array; ensure_ascii keeps control characters escaped.
+
+    The text is json.dumps(indent=2, ensure_ascii=True) of every record's
+    to_json(), byte for byte.  json.dumps with an indent runs the pure
+    Python encoder (~17 us a record), so a record with nothing added by the
+    view (no waiters, dups, holders or details) is written from a template,
+    its endpoints' text made once per endpoint record; any other goes
+    through json.dumps.
+    """
+    elements: List[str] = []
+    append, element, texts = elements.append, _ELEMENT, {}
+    known, strings = texts.get, _JSON_STRINGS.get
+    for sock in sockets:
+        if not _TEMPLATE_MATCHES or not _plain(sock):
+            append("  " + _dumps(sock.to_json(), "\n  "))
+            continue
+        local, peer = sock.local, sock.peer
+        local_text = known(id(local))
+        if local_text is None:
+            local_text = texts[id(local)] = _json_endpoint(local)
+        peer_text = known(id(peer))
+        if peer_text is None:
+            peer_text = texts[id(peer)] = _json_endpoint(peer)
+        recv_q, send_q, uid = sock.recv_q, sock.send_q, sock.uid
+        append(element % (
+            sock.fd, sock.inode, strings(sock.proto) or _json_str(sock.proto),
+            strings(sock.state) or _json_str(sock.state),
+            "null" if recv_q is None else int.__repr__(recv_q),
+            "null" if send_q is None else int.__repr__(send_q), local_text, peer_text,
+            "true" if sock.in_table else "false", "null" if uid is None else int.__repr__(uid),
+            "" if sock.type is None else '    "type": %s,\n' % _json_str(sock.type)))
+    if not elements:
+        return "[]"
+    return "[\n" + ",\n".join(elements) + "\n]"
+
+
+# One record as json.dumps(..., indent=2) writes an element of the array.
+_ELEMENT = ('  {\n    "fd": %d,\n    "inode": %d,\n    "proto": %s,\n    "state": %s,\n'
+            '    "recv_q": %s,\n    "send_q": %s,\n    "local": %s,\n    "peer": %s,\n'
+            '    "in_table": %s,\n    "uid": %s,\n%s    "waiters": [],\n    "also_fds": []\n  }')
+_INET_JSON = '{\n      "address": %s,\n      "port": %d\n    }'
+# The keys the template writes, in order (checked against to_json below).
+_ELEMENT_KEYS = ("fd", "inode", "proto", "state", "recv_q", "send_q", "local", "peer",
+                 "in_table", "uid", "type", "waiters", "also_fds")
+_JSON_STRINGS: Dict[str, str] = {}
+
+
+def _json_str(text: str) -> str:
+    found = _JSON_STRINGS.get(text)
+    if found is None:
+        found = _json_string(text)
+        if len(_JSON_STRINGS) > 4096:
+            _JSON_STRINGS.clear()
+        _JSON_STRINGS[text] = found
+    return found
+
+
+def _json_endpoint(endpoint) -> str:
+    if endpoint is None:
+        return "null"
+    if (type(endpoint) is InetEndpoint and type(endpoint.address) is str
+            and type(endpoint.port) is int):
+        return _INET_JSON % (_json_str(endpoint.address), endpoint.port)
+    return _dumps(endpoint.to_json(), "\n    ")
+
+
+def _dumps(value, indent: str) -> str:
+    """json.dumps(indent=2) of a value nested in the array at ``indent``."""
+    return json.dumps(value, indent=2, ensure_ascii=True).replace("\n", indent)
+
+
+def _plain(sock: Socket) -> bool:
+    """True when the template writes ``sock`` as json.dumps would: nothing
+    added by the view, and fields of the types the parsers make."""
+    return (not (sock.waiters or sock.also_fds or sock.extended) and sock.holders is None
+            and type(sock.fd) is int and type(sock.inode) is int
+            and type(sock.in_table) is bool and type(sock.proto) is str
+            and type(sock.state) is str and sock.recv_q.__class__ in _NUMBERS
+            and sock.send_q.__class__ in _NUMBERS and sock.uid.__class__ in _NUMBERS
+            and (sock.type is None or type(sock.type) is str))
+
+
+_NUMBERS = (int, type(None))
+
+
+def _template_matches() -> bool:
+    """True while Socket.to_json writes the keys the template writes, in order."""
+    sample = Socket(fd=1, inode=2, proto="tcp", state="ESTAB", local=InetEndpoint("::", 1),
+                    type="stream")
+    return (tuple(sample.to_json()) == _ELEMENT_KEYS
+            and tuple(InetEndpoint("::", 1).to_json()) == ("address", "port"))
+
+
+_TEMPLATE_MATCHES = _template_matches()

@@ -36,8 +36,14 @@ paths = {}
 for strategy in listing.STRATEGIES:
     found = listing.list_sockets(LocalProc(), pid, local=True, strategy=strategy)
     paths[strategy] = {"sockets": [s.to_json() for s in found.sockets], "notes": found.notes}
+# Some fds only (sock-shutdown's after-state): every other fd, and one that is not open.
+every = [s["fd"] for s in paths["table"]["sockets"]]
+asked = set(every[::2]) | {max(every, default=0) + 1000}
+some = listing.list_sockets(LocalProc(), pid, local=True, fds=asked)
+subset = {"asked": sorted(asked), "sockets": [s.to_json() for s in some.sockets]}
 after = sorted(os.listdir("/proc/self/fd"))
-print("@@PATHS@@" + json.dumps({"paths": paths, "before": before, "after": after}))
+print("@@PATHS@@" + json.dumps({"paths": paths, "subset": subset, "before": before,
+                                "after": after}))
 """
 
 
@@ -56,6 +62,10 @@ def every_way(pid: int, tmp_path) -> dict:
     assert set(paths) == set(STRATEGIES)
     for strategy, found in paths.items():
         assert found["notes"] == [], (strategy, found["notes"])
+    # Listing some fds gives the records a full listing gives for them.
+    asked = set(report["subset"]["asked"])
+    assert report["subset"]["sockets"] == [
+        s for s in paths["table"]["sockets"] if s["fd"] in asked]
     return {strategy: found["sockets"] for strategy, found in paths.items()}
 
 
