@@ -335,7 +335,8 @@ def format_json(sockets: Iterable[Socket]) -> str:
             "null" if recv_q is None else int.__repr__(recv_q),
             "null" if send_q is None else int.__repr__(send_q), local_text, peer_text,
             "true" if sock.in_table else "false", "null" if uid is None else int.__repr__(uid),
-            "" if sock.type is None else '    "type": %s,\n' % _json_str(sock.type)))
+            "" if sock.type is None else '    "type": %s,\n' % _json_str(sock.type),
+            _silence_json(sock) if sock.proto in _TCP_PROTOS else ""))
     if not elements:
         return "[]"
     return "[\n" + ",\n".join(elements) + "\n]"
@@ -344,11 +345,23 @@ def format_json(sockets: Iterable[Socket]) -> str:
 # One record as json.dumps(..., indent=2) writes an element of the array.
 _ELEMENT = ('  {\n    "fd": %d,\n    "inode": %d,\n    "proto": %s,\n    "state": %s,\n'
             '    "recv_q": %s,\n    "send_q": %s,\n    "local": %s,\n    "peer": %s,\n'
-            '    "in_table": %s,\n    "uid": %s,\n%s    "waiters": [],\n    "also_fds": []\n  }')
+            '    "in_table": %s,\n    "uid": %s,\n%s%s    "waiters": [],\n    "also_fds": []\n  }')
+# TCP rows carry the silence figures (null where not asked for).
+_TCP_PROTOS = ("tcp", "tcp6")
+_SILENCE_JSON = '    "last_recv_ms": %d,\n    "last_send_ms": %d,\n    "last_ack_ms": %d,\n'
+_NO_SILENCE_JSON = '    "last_recv_ms": null,\n    "last_send_ms": null,\n    "last_ack_ms": null,\n'
 _INET_JSON = '{\n      "address": %s,\n      "port": %d\n    }'
 # The keys the template writes, in order (checked against to_json below).
 _ELEMENT_KEYS = ("fd", "inode", "proto", "state", "recv_q", "send_q", "local", "peer",
-                 "in_table", "uid", "type", "waiters", "also_fds")
+                 "in_table", "uid", "type", "last_recv_ms", "last_send_ms", "last_ack_ms",
+                 "waiters", "also_fds")
+
+
+def _silence_json(sock: Socket) -> str:
+    quiet = sock.silence
+    if quiet is None:
+        return _NO_SILENCE_JSON
+    return _SILENCE_JSON % (quiet.last_recv_ms, quiet.last_send_ms, quiet.last_ack_ms)
 _JSON_STRINGS: Dict[str, str] = {}
 
 
@@ -384,7 +397,9 @@ def _plain(sock: Socket) -> bool:
             and type(sock.in_table) is bool and type(sock.proto) is str
             and type(sock.state) is str and sock.recv_q.__class__ in _NUMBERS
             and sock.send_q.__class__ in _NUMBERS and sock.uid.__class__ in _NUMBERS
-            and (sock.type is None or type(sock.type) is str))
+            and (sock.type is None or type(sock.type) is str)
+            and (sock.silence is None or all(type(v) is int for v in (
+                sock.silence.last_recv_ms, sock.silence.last_send_ms, sock.silence.last_ack_ms))))
 
 
 _NUMBERS = (int, type(None))

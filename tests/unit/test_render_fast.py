@@ -10,7 +10,8 @@ import json
 import pytest
 
 from gdb_sockets.kernel.procnet import parse_inet, parse_unix
-from gdb_sockets.model import (Holder, InetEndpoint, NetlinkAddress, PacketAddress, Socket,
+from gdb_sockets.model import (Holder, InetEndpoint, NetlinkAddress, PacketAddress, Silence,
+                               Socket,
                                UnixAddress, UnixPeer, Waiter)
 from gdb_sockets.view import render
 from gdb_sockets.view.render import format_json, format_table
@@ -60,6 +61,10 @@ def _records():
         Socket(fd=19, inode=10001, proto="tcp", state="LISTEN", recv_q=1, send_q=4096,
                local=InetEndpoint("127.0.0.1", 8080), peer=InetEndpoint("0.0.0.0", 0),
                also_fds=(3, 15)),
+        # silence figures from an exact lookup, on a row the template writes
+        Socket(fd=20, inode=10013, proto="tcp6", state="ESTAB", recv_q=0, send_q=0,
+               local=InetEndpoint("::1", 5), peer=InetEndpoint("::1", 6),
+               silence=Silence(1, 28920000, 1500, 0)),
     ]
     return rows + made
 
