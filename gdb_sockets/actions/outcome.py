@@ -58,6 +58,8 @@ class Outcome:
     checks: Dict[int, str] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
     stopped: bool = True  # a debugger holds the process: nothing moves until it resumes
+    # How a process that ran on ended right after the act ("killed by SIGPIPE").
+    process_ended: Optional[str] = None
     # view/predict.py Predictions: what each waiting thread does on resume.
     predictions: List[Any] = field(default_factory=list)
 
@@ -89,6 +91,7 @@ class Outcome:
             "before": self.before.to_json(),
             "after": self.after.to_json() if self.after is not None else None,
             "connection_state": self.connection_state,
+            "process_ended": self.process_ended,
             "predictions": [dict(p.to_json(), checked=self.checks.get(p.lwp))
                             for p in self.predictions],
         }

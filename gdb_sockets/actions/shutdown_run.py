@@ -119,6 +119,14 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int, method: Method,
         except KeyboardInterrupt:  # Ctrl-C between two sockets, or in a pidfd call
             outcome.failure, outcome.interrupted = "interrupted (Ctrl-C)", True
             break
+    if not target.stopped:
+        # A process that runs on may end of what was done (a writer's
+        # SIGPIPE, predicted and forced): that is an outcome, not a failure.
+        ended = process_death(target.reader, target.pid)
+        if ended is not None:
+            for outcome in outcomes:
+                outcome.process_ended = ended
+            return outcomes
     _refuse_if_died(target)
     # With the threads still where they were (the process is stopped): the
     # same waiters, so that the after-state says who waits on it too.

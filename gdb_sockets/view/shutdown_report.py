@@ -39,7 +39,10 @@ def report(outcome: Outcome) -> List[str]:
     fd = outcome.fd
     call = "shutdown(%d, %s)" % (fd, HOW_NAMES[outcome.how])
     lines = []
-    if outcome.connection_state is not None:
+    if outcome.process_ended is not None:
+        lines.append("fd %d: %s: %s, then the process ended (%s)" % (
+            fd, describe_socket(before), before.state, outcome.process_ended))
+    elif outcome.connection_state is not None:
         lines.append("fd %d: %s: %s -> %s (the connection, in the kernel's table with no fd; "
                      "fd %d's own socket is closed)" % (fd, describe_socket(before),
                                                         before.state, outcome.connection_state,

@@ -153,3 +153,20 @@ def test_without_a_debugger_an_unknown_method_is_refused():
     from gdb_sockets.actions.method_choice import pick_without_debugger
     with pytest.raises(SocketsError, match=r"^unknown method 'fast'"):
         pick_without_debugger("fast", 42)
+
+
+def test_a_process_that_ended_after_the_act_is_reported_as_such():
+    """A process no debugger holds may die of what was done (a forced
+    shutdown of a SIGPIPE writer) before the command looks again: the
+    report says so, and the shutdown itself counts as done."""
+    from gdb_sockets.actions.outcome import Outcome
+    from gdb_sockets.model import InetEndpoint, Socket
+    from gdb_sockets.view.shutdown_report import report
+    before = Socket(fd=4, inode=9, proto="tcp", state="ESTAB",
+                    local=InetEndpoint("127.0.0.1", 1), peer=InetEndpoint("127.0.0.1", 2))
+    outcome = Outcome(fd=4, how=2, method="pidfd", before=before, retval=0, errno=0,
+                      stopped=False, process_ended="killed by SIGPIPE")
+    lines = report(outcome)
+    assert lines[0] == ("fd 4: tcp 127.0.0.1:1 -> 127.0.0.1:2: ESTAB, then the process ended "
+                        "(killed by SIGPIPE)"), lines
+    assert outcome.ok and outcome.to_json()["process_ended"] == "killed by SIGPIPE"
