@@ -2,6 +2,8 @@
 
     python3 -m gdb_sockets PID [OPTIONS] [FD]...
     python3 -m gdb_sockets PID shutdown [OPTIONS] FD... [read|write|both]
+    python3 -m gdb_sockets PID timeout [OPTIONS] FD... SECONDS
+    python3 -m gdb_sockets PID kill [OPTIONS] FD...
 
 As thin as the gdb commands (commands/): the options are theirs (the same
 tables and parser, view/options.py), the work is the same layers' (view/,
@@ -9,7 +11,10 @@ actions/), on a kernel/process.Target that open_process makes from the
 pid instead of gdb's inferior.  The process is never stopped or attached:
 the listing reads /proc and sock_diag, the shutdown runs on a pidfd_getfd
 copy (the method that needs no debugger), and the threads that waited on
-the socket are looked at again afterwards.
+the socket are looked at again afterwards.  timeout and kill are
+sock-timeout and sock-kill (actions/remedies.py), which need no debugger
+anyway: a copy of the socket, or SOCK_DESTROY from the process's network
+namespace.
 
 Exit status: 0 done, 1 a failure the user can act on (one line on
 stderr), 2 bad usage (the arguments were refused before anything was read).
@@ -24,17 +29,19 @@ import socket
 import sys
 from typing import List, Optional, Sequence
 
-from .actions import shutdown_run
+from .actions import remedies, shutdown_run
 from .errors import SocketsError
 from .kernel.process import open_process
 from .listing.records import gc_paused
-from .view import inspect, options, shutdown_report
+from .view import inspect, options, remedy_report, shutdown_report
 
 PROG = "gdb_sockets"
 USAGE = """\
 usage: python3 -m gdb_sockets PID [OPTIONS] [FD]...
        python3 -m gdb_sockets PID shutdown [OPTIONS] FD... [read|write|both]
-       python3 -m gdb_sockets [PID] [shutdown] --help"""
+       python3 -m gdb_sockets PID timeout [OPTIONS] FD... SECONDS
+       python3 -m gdb_sockets PID kill [OPTIONS] FD...
+       python3 -m gdb_sockets [PID] [shutdown|timeout|kill] --help"""
 
 LIST_HELP = """\
 usage: python3 -m gdb_sockets PID [-json] [-extended] [-holders] [-proto NAME]...
@@ -68,7 +75,8 @@ Options (the same as gdb's 'info sockets'; single dash, any unique prefix,
   FD           Only these file descriptors.
 
 Exit status: 0 listed, 1 an error (no such process, permission), 2 bad usage.
-See also: python3 -m gdb_sockets PID shutdown --help; in gdb, help info sockets."""
+See also: python3 -m gdb_sockets PID shutdown|timeout|kill --help; in gdb,
+help info sockets."""
 
 SHUTDOWN_HELP = """\
 usage: python3 -m gdb_sockets PID shutdown [OPTIONS] FD... [read|write|both]
@@ -105,7 +113,78 @@ Exit status: 0 every socket shut down, 1 an error or a failed shutdown
 (nothing is done after the first failure), 2 bad usage.
 See also: in gdb, help sock-shutdown."""
 
-SUBCOMMANDS = {"shutdown": SHUTDOWN_HELP}
+TIMEOUT_HELP = """\
+usage: python3 -m gdb_sockets PID timeout [OPTIONS] FD... SECONDS
+       python3 -m gdb_sockets PID timeout [OPTIONS] FILTER... [FD]... SECONDS
+       python3 -m gdb_sockets PID timeout -keepalive on|off -idle S -interval S
+                              -count N -user-timeout MS FD...
+
+Have the kernel drop a connection of process PID whose peer has stopped
+answering, as gdb's 'sock-timeout' does, without stopping the process:
+TCP keepalive is turned on and TCP_USER_TIMEOUT set on a copy of the
+socket (pidfd_getfd, the same socket); no code runs in the process.  A
+peer that answers nothing for about SECONDS (5m, 2h also work) is then
+dropped, and a thread blocked on the socket fails with ETIMEDOUT; a live
+peer answers the probes and nothing happens.  The report gives the old
+and new values, when at the latest the kernel gives up, and the command
+that puts the old values back.
+
+Only connected TCP sockets are accepted; others are refused with the
+reason, before anything is set.  Several sockets, or one that other
+processes hold too, are asked about at a terminal; when the input is not
+a terminal the command refuses unless -yes is given.
+
+Options:
+  -state NAME, -proto NAME, -port N, -local ADDR[:PORT], -peer ADDR[:PORT]
+                Choose sockets as in the listing (see --help there).
+  -keepalive on|off, -idle S, -interval S, -count N, -user-timeout MS
+                Set exactly these values (all five together) instead of
+                SECONDS: the report's line to put the old values back.
+  -dry-run      Show the old values and what would be set, and do nothing.
+  -yes          Do it without asking (needed when input is not a terminal).
+  -json         One JSON object on one line: {"host": ..., "pid": ...,
+                "outcomes": [what 'sock-timeout -json' prints]}.
+
+Exit status: 0 every socket set, 1 an error or a failed setsockopt, 2 bad
+usage.
+See also: in gdb, help sock-timeout."""
+
+KILL_HELP = """\
+usage: python3 -m gdb_sockets PID kill [OPTIONS] FD...
+       python3 -m gdb_sockets PID kill [OPTIONS] FILTER... [FD]...
+
+Abort a TCP or UDP socket of process PID, as gdb's 'sock-kill' does,
+without stopping the process: a SOCK_DESTROY request (as 'ss -K') with
+the socket's 4-tuple and cookie, from the process's network namespace, so
+no other socket can be hit.  The peer of a TCP socket gets a reset at
+once; a thread blocked on the socket fails with ECONNABORTED; the fd stays
+open.  Where SOCK_DESTROY cannot run, a TCP socket is disconnected through
+a copy (connect AF_UNSPEC: also a reset).  No code runs in the process.
+
+UNIX sockets, listeners and sockets that are not connected are refused
+with the reason, before anything is done.  Several sockets, or one that
+other processes hold too, are asked about at a terminal; when the input is
+not a terminal the command refuses unless -yes is given.
+
+Options:
+  -state NAME, -proto NAME, -port N, -local ADDR[:PORT], -peer ADDR[:PORT]
+                Choose sockets as in the listing (see --help there).
+  -dry-run      Show what would be aborted (the cookie), and do nothing.
+  -yes          Do it without asking (needed when input is not a terminal).
+  -json         One JSON object on one line: {"host": ..., "pid": ...,
+                "outcomes": [what 'sock-kill -json' prints]}.
+
+Exit status: 0 every socket aborted, 1 an error or a failed abort, 2 bad
+usage.
+See also: in gdb, help sock-kill."""
+
+SUBCOMMANDS = {"shutdown": SHUTDOWN_HELP, "timeout": TIMEOUT_HELP, "kill": KILL_HELP}
+CLI_TIMEOUT_OPTIONS = dict(remedy_report.SOCK_TIMEOUT_OPTIONS, yes=options.FLAG)
+CLI_KILL_OPTIONS = dict(remedy_report.SOCK_KILL_OPTIONS, yes=options.FLAG)
+TIMEOUT_USAGE = "python3 -m gdb_sockets PID timeout FD... SECONDS"
+KILL_USAGE = "python3 -m gdb_sockets PID kill FD..."
+# plan()'s words for a remote target; open_process never makes one.
+_LOCAL_ONLY = "the command line acts on a process of its own host only"
 CLI_SHUTDOWN_OPTIONS = dict(options.SOCK_SHUTDOWN_OPTIONS, yes=options.FLAG, force=options.FLAG)
 SHUTDOWN_USAGE = "python3 -m gdb_sockets PID shutdown FD [read|write|both]"
 
@@ -172,6 +251,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         with gc_paused():
             if subcommand == "shutdown":
                 return _shutdown(pid, args)
+            if subcommand == "timeout":
+                return _timeout(pid, args)
+            if subcommand == "kill":
+                return _kill(pid, args)
             return _list(pid, args)
     except Usage as e:
         sys.stderr.write(_message(who, e) + "\n")
@@ -214,13 +297,13 @@ def _list(pid: int, args: List[str]) -> int:
     return 0
 
 
-def _confirm(question: str, yes: bool) -> bool:
+def _confirm(question: str, yes: bool, verb: str = "shut down") -> bool:
     """Ask at a terminal; refuse without -yes when the input is not one."""
     if yes:
         return True
     if not sys.stdin.isatty():
         raise SocketsError("not confirmed: the input is not a terminal; give -yes to "
-                           "shut down without asking; nothing done")
+                           "%s without asking; nothing done" % verb)
     while True:
         sys.stderr.write("%s(y or n) " % question)
         sys.stderr.flush()
@@ -273,6 +356,79 @@ def _shutdown(pid: int, args: List[str]) -> int:
         for done in outcomes:
             sys.stdout.write("\n".join(shutdown_report.report(done)) + "\n")
     failure = shutdown_report.failure_summary(outcomes, len(chosen))
+    if failure:
+        raise SocketsError(failure)
+    return 0
+
+
+def _ask(asked, stream, yes: bool, verb: str) -> None:
+    """remedy_report.confirmation's lines and question, or nothing to ask."""
+    if asked is None:
+        return
+    stream.write("\n".join(asked.lines) + "\n")
+    stream.flush()
+    if not _confirm(asked.question, yes, verb):
+        raise SocketsError("not confirmed; nothing done")
+
+
+def _timeout(pid: int, args: List[str]) -> int:
+    parsed, (selection, wanted) = _parse(
+        args, CLI_TIMEOUT_OPTIONS, lambda p: remedy_report.timeout_request(p, TIMEOUT_USAGE))
+    dry_run, as_json = parsed.flag("dry-run"), parsed.flag("json")
+    target = open_process(pid)
+    chosen = remedies.plan(target, selection, remedy_report.timeout_refusal, _LOCAL_ONLY)
+    if not chosen:
+        sys.stdout.write("No socket of process %d matches; nothing done.\n" % target.pid)
+        return 0
+    if dry_run:
+        outcomes = [remedies.read_timeout(target.pid, s, wanted) for s in chosen]
+    else:
+        _ask(remedy_report.confirmation("set a timeout on", target.pid, chosen),
+             sys.stderr if as_json else sys.stdout, parsed.flag("yes"), "set a timeout")
+        outcomes = [remedies.set_timeout(target.pid, s, wanted) for s in chosen]
+    for outcome in outcomes:
+        outcome.command = "python3 -m gdb_sockets %d timeout" % target.pid
+    if as_json:
+        sys.stdout.write(_envelope(target.pid, outcomes=[o.to_json() for o in outcomes]))
+    else:
+        for outcome in outcomes:
+            sys.stdout.write("\n".join(remedy_report.timeout_lines(
+                outcome, dry_run, target.stopped)) + "\n")
+        if dry_run:
+            sys.stdout.write("(dry run: nothing done)\n")
+    failure = None if dry_run else remedy_report.timeout_failure(outcomes)
+    if failure:
+        raise SocketsError(failure)
+    return 0
+
+
+def _kill(pid: int, args: List[str]) -> int:
+    parsed, selection = _parse(args, CLI_KILL_OPTIONS,
+                               lambda p: remedy_report.kill_request(p, KILL_USAGE))
+    dry_run, as_json = parsed.flag("dry-run"), parsed.flag("json")
+    target = open_process(pid)
+    chosen = remedies.plan(target, selection, remedy_report.kill_refusal, _LOCAL_ONLY)
+    if not chosen:
+        sys.stdout.write("No socket of process %d matches; nothing done.\n" % target.pid)
+        return 0
+    if dry_run:
+        outcomes = [remedies.kill(target.pid, s, dry_run=True) for s in chosen]
+        if as_json:
+            sys.stdout.write(_envelope(target.pid, outcomes=[o.to_json() for o in outcomes]))
+        else:
+            sys.stdout.write("\n".join(remedy_report.kill_plan_lines(target.pid, outcomes))
+                             + "\n")
+        return 0
+    _ask(remedy_report.confirmation("abort", target.pid, chosen),
+         sys.stderr if as_json else sys.stdout, parsed.flag("yes"), "abort")
+    outcomes = remedies.kill_all(target, chosen)
+    if as_json:
+        sys.stdout.write(_envelope(target.pid, outcomes=[o.to_json() for o in outcomes]))
+    else:
+        for outcome in outcomes:
+            sys.stdout.write("\n".join(remedy_report.kill_lines(outcome, target.stopped))
+                             + "\n")
+    failure = remedy_report.kill_failure(outcomes)
     if failure:
         raise SocketsError(failure)
     return 0

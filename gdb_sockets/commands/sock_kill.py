@@ -15,7 +15,7 @@ from .base import SocketsCommand
 from .completion import complete_options, socket_fds, state_words
 from .confirm import confirm
 
-OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG, **{"dry-run": options.FLAG})
+OPTIONS = remedy_report.SOCK_KILL_OPTIONS
 
 
 class SockKill(SocketsCommand):
@@ -62,10 +62,7 @@ See also: sock-timeout, sock-shutdown, info sockets."""
 
     def run(self, argument):
         parsed = options.parse(gdb.string_to_argv(argument), OPTIONS)
-        selection = options.build_filter(parsed, parsed.args)
-        if selection.fds is None and not selection.selects_by_property:
-            raise SocketsError("which socket? give an fd (see 'info sockets') or a filter "
-                               "such as -peer 10.0.0.2:443; usage: sock-kill FD...")
+        selection = remedy_report.kill_request(parsed, "sock-kill FD...")
         target = current_target()
         chosen = remedies.plan(target, selection, remedy_report.kill_refusal,
                                "SOCK_DESTROY and a copy of the socket work from the "
@@ -92,7 +89,6 @@ See also: sock-timeout, sock-shutdown, info sockets."""
         else:
             for outcome in outcomes:
                 gdb.write("\n".join(remedy_report.kill_lines(outcome, target.stopped)) + "\n")
-        failed = ["fd %d: %s" % (o.fd, o.failure or remedy_report.errno_text(o.errno or 0))
-                  for o in outcomes if not o.ok]
-        if failed:
-            raise SocketsError("failed: " + "; ".join(failed))
+        failure = remedy_report.kill_failure(outcomes)
+        if failure:
+            raise SocketsError(failure)

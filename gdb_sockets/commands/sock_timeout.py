@@ -15,9 +15,7 @@ from .base import SocketsCommand
 from .completion import complete_options, socket_fds, state_words
 from .confirm import confirm
 
-EXACT = ("keepalive", "idle", "interval", "count", "user-timeout")
-OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG, **{"dry-run": options.FLAG},
-               **{name: options.VALUE for name in EXACT})
+OPTIONS = remedy_report.SOCK_TIMEOUT_OPTIONS
 
 
 class SockTimeout(SocketsCommand):
@@ -67,7 +65,7 @@ See also: sock-kill, sock-shutdown, info sockets."""
 
     def run(self, argument):
         parsed = options.parse(gdb.string_to_argv(argument), OPTIONS)
-        selection, wanted = _request(parsed)
+        selection, wanted = remedy_report.timeout_request(parsed, "sock-timeout FD... SECONDS")
         target = current_target()
         chosen = remedies.plan(target, selection, remedy_report.timeout_refusal,
                                "a copy of the socket in gdb's own process cannot reach a "
@@ -87,9 +85,9 @@ See also: sock-kill, sock-shutdown, info sockets."""
                 raise SocketsError("not confirmed; nothing done")
         outcomes = [remedies.set_timeout(target.pid, s, wanted) for s in chosen]
         _print(parsed, outcomes, dry_run=False, held=target.stopped)
-        failed = ["fd %d: %s" % (o.fd, o.failure) for o in outcomes if not o.ok]
-        if failed:
-            raise SocketsError("failed: " + "; ".join(failed))
+        failure = remedy_report.timeout_failure(outcomes)
+        if failure:
+            raise SocketsError(failure)
 
 
 def _print(parsed, outcomes, dry_run: bool, held: bool) -> None:
@@ -100,20 +98,3 @@ def _print(parsed, outcomes, dry_run: bool, held: bool) -> None:
         gdb.write("\n".join(remedy_report.timeout_lines(outcome, dry_run, held)) + "\n")
     if dry_run:
         gdb.write("(dry run: nothing done)\n")
-
-
-def _request(parsed: options.Parsed):
-    """(selection, Keepalive wanted) from the arguments, or SocketsError."""
-    args = list(parsed.args)
-    given = [name for name in EXACT if parsed.values(name)]
-    if given:
-        wanted = remedy_report.exact_settings({name: parsed.values(name) for name in given})
-    else:
-        if not args:
-            raise SocketsError("give FD... SECONDS, e.g. sock-timeout 4 60")
-        wanted = remedy_report.settings_for(remedy_report.parse_seconds(args.pop()))
-    selection = options.build_filter(parsed, args)
-    if selection.fds is None and not selection.selects_by_property:
-        raise SocketsError("which socket? give an fd (see 'info sockets') or a filter such "
-                           "as -state estab; usage: sock-timeout FD... SECONDS")
-    return selection, wanted

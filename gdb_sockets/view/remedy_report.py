@@ -20,6 +20,7 @@ from typing import Dict, List, Optional
 from ..errors import SocketsError
 from ..kernel.keepalive import MAX_COUNT, MAX_IDLE, MAX_INTERVAL, Keepalive
 from ..model import Silence, Socket
+from . import options
 from .render import duration_text
 
 TCP = frozenset({"tcp", "tcp6"})
@@ -191,6 +192,8 @@ class TimeoutOutcome:
     silence: Optional[Silence] = None
     give_up: Optional[GiveUp] = None
     failure: Optional[str] = None
+    # How the user runs sock-timeout again (the command line's own words there).
+    command: str = "sock-timeout"
 
     @property
     def ok(self) -> bool:
@@ -208,7 +211,7 @@ class TimeoutOutcome:
             "gives_up_within_s": (round(self.give_up.seconds, 3)
                                   if self.give_up and self.give_up.seconds is not None else None),
             "gives_up_because": self.give_up.reason if self.give_up else None,
-            "restore": restore_command(self.fd, self.old) if self.old else None,
+            "restore": restore_command(self.fd, self.old, self.command) if self.old else None,
         }
 
 
@@ -220,10 +223,10 @@ def settings_text(settings: Keepalive) -> str:
         else "0 (none)")
 
 
-def restore_command(fd: int, old: Keepalive) -> str:
+def restore_command(fd: int, old: Keepalive, command: str = "sock-timeout") -> str:
     """The sock-timeout command that puts ``old`` back on ``fd``."""
-    return "sock-timeout -keepalive %s -idle %d -interval %d -count %d -user-timeout %d %d" % (
-        "on" if old.enabled else "off", old.idle, old.interval, old.count,
+    return "%s -keepalive %s -idle %d -interval %d -count %d -user-timeout %d %d" % (
+        command, "on" if old.enabled else "off", old.idle, old.interval, old.count,
         old.user_timeout_ms, fd)
 
 
@@ -326,7 +329,8 @@ def timeout_lines(outcome: TimeoutOutcome, dry_run: bool = False,
         elif found is not None:
             lines.append("  the kernel will not give up: %s" % found.reason)
     if not dry_run:
-        lines.append("  to put the old values back: " + restore_command(outcome.fd, outcome.old))
+        lines.append("  to put the old values back: " + restore_command(outcome.fd, outcome.old,
+                                                                   outcome.command))
     return lines
 
 
@@ -432,3 +436,55 @@ def kill_lines(outcome: KillOutcome, held: bool = True) -> List[str]:
                      % (outcome.fd, first, then))
     lines.extend("  note: %s" % note for note in outcome.notes)
     return lines
+
+
+# --------------------------------------------------------------------------
+# The requests, for the gdb commands and the command line alike
+
+TIMEOUT_EXACT = ("keepalive", "idle", "interval", "count", "user-timeout")
+SOCK_TIMEOUT_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG,
+                            **{"dry-run": options.FLAG},
+                            **{name: options.VALUE for name in TIMEOUT_EXACT})
+SOCK_KILL_OPTIONS = dict(options.FILTER_OPTIONS, json=options.FLAG, **{"dry-run": options.FLAG})
+
+
+def timeout_request(parsed: "options.Parsed", usage: str):
+    """(selection, Keepalive wanted) from sock-timeout's arguments, or SocketsError.
+
+    ``usage`` is the command's usage line ("sock-timeout FD... SECONDS").
+    """
+    args = list(parsed.args)
+    given = [name for name in TIMEOUT_EXACT if parsed.values(name)]
+    if given:
+        wanted = exact_settings({name: parsed.values(name) for name in given})
+    else:
+        if not args:
+            raise SocketsError("give FD... SECONDS; usage: %s" % usage)
+        wanted = settings_for(parse_seconds(args.pop()))
+    selection = options.build_filter(parsed, args)
+    if selection.fds is None and not selection.selects_by_property:
+        raise SocketsError("which socket? give an fd (see 'info sockets') or a filter such "
+                           "as -state estab; usage: %s" % usage)
+    return selection, wanted
+
+
+def kill_request(parsed: "options.Parsed", usage: str):
+    """The selection sock-kill's arguments describe, or SocketsError."""
+    selection = options.build_filter(parsed, parsed.args)
+    if selection.fds is None and not selection.selects_by_property:
+        raise SocketsError("which socket? give an fd (see 'info sockets') or a filter "
+                           "such as -peer 10.0.0.2:443; usage: %s" % usage)
+    return selection
+
+
+def timeout_failure(outcomes) -> Optional[str]:
+    """The error sock-timeout ends with, or None when every socket was set."""
+    failed = ["fd %d: %s" % (o.fd, o.failure) for o in outcomes if not o.ok]
+    return "failed: " + "; ".join(failed) if failed else None
+
+
+def kill_failure(outcomes) -> Optional[str]:
+    """The error sock-kill ends with, or None when every socket was aborted."""
+    failed = ["fd %d: %s" % (o.fd, o.failure or errno_text(o.errno or 0))
+              for o in outcomes if not o.ok]
+    return "failed: " + "; ".join(failed) if failed else None

@@ -196,7 +196,11 @@ def test_help_for_each_subcommand(zoo):
                        ([zoo.pid], options.INFO_SOCKETS_OPTIONS),
                        (["help"], options.INFO_SOCKETS_OPTIONS),
                        ([zoo.pid, "shutdown"], cli_module.CLI_SHUTDOWN_OPTIONS),
-                       (["help", "shutdown"], cli_module.CLI_SHUTDOWN_OPTIONS)):
+                       (["help", "shutdown"], cli_module.CLI_SHUTDOWN_OPTIONS),
+                       ([zoo.pid, "timeout"], cli_module.CLI_TIMEOUT_OPTIONS),
+                       (["help", "timeout"], cli_module.CLI_TIMEOUT_OPTIONS),
+                       ([zoo.pid, "kill"], cli_module.CLI_KILL_OPTIONS),
+                       (["help", "kill"], cli_module.CLI_KILL_OPTIONS)):
         argv = list(args) if args[:1] == ["help"] else list(args) + ["--help"]
         rc, out, err = cli(*argv)
         assert rc == 0 and err == "", (args, rc, err)
