@@ -26,7 +26,7 @@ from . import guard, libc_symbols, link_map
 from ..errors import SocketsError
 from ..view.render import escape
 
-CALL_TIMEOUT = 5.0  # seconds before the watchdog interrupts a call
+CALL_TIMEOUT = 5.0  # seconds a call may take (gdb's own timeout, else the watchdog)
 
 
 @contextlib.contextmanager
@@ -125,20 +125,20 @@ class CallFailed(Exception):
     """The inferior call did not return normally; gdb restored the context."""
 
 
-def call_int_function(address: int, *args: int, timeout: float = CALL_TIMEOUT) -> int:
+def call_int_function(address: int, *args: int) -> int:
     """Call the C function at ``address`` as int f(int, ...) in the selected thread.
 
     Only numbers we computed reach the expression; arguments are passed as
     gdb.Value, never as text.  Raises CallFailed if the call was interrupted
     (by gdb's own call timeout, the watchdog where gdb has none, or a
-    signal); gdb has then unwound it.
+    signal) after CALL_TIMEOUT seconds; gdb has then unwound it.
     """
     prototype = "int (*)(%s)" % (", ".join("int" for _ in args) or "void")
     function = gdb.parse_and_eval("(%s) 0x%x" % (prototype, address)).dereference()
     int_type = gdb.lookup_type("int")
     values = [gdb.Value(arg).cast(int_type) for arg in args]
-    late = "did not return within %.0f s; gdb unwound the call" % timeout
-    with _Watchdog(gdb.selected_thread().ptid, None if GDB_TIMES_CALLS else timeout) as dog:
+    late = "did not return within %.0f s; gdb unwound the call" % CALL_TIMEOUT
+    with _Watchdog(gdb.selected_thread().ptid, None if GDB_TIMES_CALLS else CALL_TIMEOUT) as dog:
         try:
             return int(function(*values))
         except gdb.error as e:
