@@ -161,7 +161,8 @@ def harm(chosen: Sequence[Socket], how: int, forecasts: Dict[int, Sequence],
         other = safer.get(sock.fd)
         if other is not None:
             word = {v: k for k, v in HOW.items()}[other]
-            ways.append("'sock-shutdown %d %s' avoids that" % (sock.fd, word))
+            # Said in no front end's spelling: gdb and the command line both print it.
+            ways.append("shutting down only '%s' on fd %d avoids that" % (word, sock.fd))
         else:
             ways.append("no direction of shutdown on fd %d avoids that" % sock.fd)
     kinds = sorted({p.harm for _, found in harmful for p in found})

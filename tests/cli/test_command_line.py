@@ -271,7 +271,7 @@ def test_a_writer_sigpipe_would_kill_is_refused_without_force(targets):
     rc, out, err = cli(pid, "shutdown", "-yes", fd)
     assert rc == 1, (rc, out, err)
     assert ("refused: fd %d: LWP %d write: fails with EPIPE, and SIGPIPE, at its default "
-            "action, kills the process; 'sock-shutdown %d read' avoids that; give -force to "
+            "action, kills the process; shutting down only 'read' on fd %d avoids that; give -force to "
             "shut down anyway; nothing done" % (fd, pid, fd)) in err, err
     harness.wait_blocked(pid, pid, {1})  # still writing: nothing was done
     rc, out, err = cli(pid, "shutdown", "-force", fd)

@@ -76,7 +76,7 @@ def test_a_writer_killed_by_sigpipe_is_refused_then_dies_with_force(pr_binary, t
     refused = shut(pid, fd)
     assert refused.rc == 1, refused
     assert ("sock-shutdown: refused: fd %d: LWP %d write: fails with EPIPE, and SIGPIPE, at its "
-            "default action, kills the process; 'sock-shutdown %d read' avoids that; give "
+            "default action, kills the process; shutting down only 'read' on fd %d avoids that; give "
             "-force to shut down anyway; nothing done" % (fd, pid, fd)) in refused.err, refused
     # Nothing was done: still blocked in write, still connected.
     wait_blocked(pid, pid, NR_WRITE)
@@ -96,8 +96,8 @@ def test_a_writer_on_a_dup_of_the_fd_is_predicted_too(pr_binary, targets):
     refused = shut(pid, fd)
     assert refused.rc == 1, refused
     assert ("refused: fd %d: LWP %d write (on fd %d, the same socket): fails with EPIPE, and "
-            "SIGPIPE, at its default action, kills the process; 'sock-shutdown %d read' avoids "
-            "that" % (fd, pid, dup, fd)) in refused.err, refused
+            "SIGPIPE, at its default action, kills the process; shutting down only 'read' on fd "
+            "%d avoids that" % (fd, pid, dup, fd)) in refused.err, refused
     done = shut(pid, "-force", fd)
     assert done.rc == 0, done
     assert exit_status(target) == -signal.SIGPIPE
@@ -157,7 +157,7 @@ def test_at_a_terminal_the_harm_is_asked_and_no_leaves_it(pr_binary, targets):
         asked = session.child.before.replace("\r\n", "\n")
         session.child.sendline("n")
         out = session._until_prompt(30)
-        assert "kills the process" in asked and "'sock-shutdown %d read' avoids that" % fd in asked
+        assert "kills the process" in asked and "shutting down only 'read' on fd %d avoids that" % fd in asked
         assert "not confirmed; nothing done" in out, out
     wait_blocked(pid, pid, NR_WRITE)
     assert target.alive() and tcp_state(target) == "ESTAB"

@@ -69,9 +69,9 @@ def test_harm_names_the_threads_and_the_way_out():
     harm = sr.harm([writer], 2, found, safer)
     assert harm.refusal == (
         "refused: fd 1: LWP 17364 write: fails with EPIPE, and SIGPIPE, at its default action, "
-        "kills the process; 'sock-shutdown 1 read' avoids that; give -force to shut down "
+        "kills the process; shutting down only 'read' on fd 1 avoids that; give -force to shut down "
         "anyway; nothing done")
-    assert harm.lines[-1] == "This is predicted to kill the process; 'sock-shutdown 1 read' avoids that."
+    assert harm.lines[-1] == "This is predicted to kill the process; shutting down only 'read' on fd 1 avoids that."
     ignored = {1: predict.for_socket(writer, predict.shutdown_effect_of(writer, 2),
                                      lambda lwp: predict.Sigpipe("ignored"))}
     assert sr.harm([writer], 2, ignored, {}) is None
