@@ -9,10 +9,9 @@ here too, by a dump or by exact lookups of their inodes.  No gdb here.
 
 from __future__ import annotations
 
-import threading
 from typing import Dict, List, Optional, Set
 
-from ..kernel import sockdiag
+from ..kernel import sockdiag, workers
 from ..kernel.netns import DiagUnavailable
 from ..kernel.sockdiag import DiagChannel, DiagError, UnixRecord
 from ..model import Socket
@@ -35,8 +34,7 @@ class Prefetch:
         self._pid = pid
         self._chunks: Dict[str, List[bytes]] = {}
         self._error: Optional[str] = None
-        self._thread = threading.Thread(target=self._run, name="gdb_sockets-dump", daemon=True)
-        self._thread.start()
+        self._thread = workers.start(self._run, "gdb_sockets-dump")
 
     def _run(self) -> None:
         try:
@@ -66,7 +64,7 @@ def rows_from_dump(proto: str, chunks: List[bytes], lowest: Dict[int, int]) -> D
     if proto == "unix":
         found = sockdiag.parse_dump_chunks(chunks, set(lowest))
         return unix_rows(found, sockdiag.parse_dump_chunks(chunks, unknown_peers(found)), lowest)
-    return inet_dump_rows(proto, sockdiag.InetDump(chunks, lowest.keys()), lowest)
+    return inet_dump_rows(proto, sockdiag.InetDump(chunks, lowest.keys()).fields, lowest)
 
 
 def unknown_peers(found: Dict[int, UnixRecord]) -> Set[int]:
