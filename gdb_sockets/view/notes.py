@@ -122,6 +122,10 @@ def table_notes(sockets: Sequence[Socket]) -> tuple:
     loop's thread waiting on all of them) leaves the cells and is said once
     under the table.
     """
+    if not any(s.waiters or s.also_fds or s.holders for s in sockets):
+        # The common case of a big table: not a cell to fill (~1 ms for
+        # 20k rows, against ~18 for wording every row).
+        return [""] * len(sockets), []
     parts = [notes_parts(s) for s in sockets]
     common: List[str] = []
     if len(parts) >= COLLAPSE_ROWS:
