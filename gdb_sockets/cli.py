@@ -288,6 +288,13 @@ def _list(pid: int, args: List[str]) -> int:
                                lambda p: options.build_filter(p, p.args))
     extended = parsed.flag("extended")
     target = open_process(pid)
+    if not (extended or parsed.flag("holders") or selection.narrows or parsed.flag("json")):
+        # Every socket as a table: a big target's rows are written without
+        # a record each, as `info sockets` writes them.
+        found = inspect.rows_of(target)
+        if found is not None:
+            sys.stdout.write(inspect.rows_text(found))
+            return 0
     result, shown = inspect.info_sockets(target, selection, parsed.flag("holders"), extended)
     if parsed.flag("json"):
         sys.stdout.write(_envelope(target.pid, sockets=[s.to_json() for s in shown],

@@ -6,7 +6,7 @@ import gdb
 
 from ..kernel.target import current_target
 from ..model import PROTO_NAMES
-from ..view import inspect, options, render
+from ..view import inspect, options, raw_rows, render
 from .base import SocketsCommand
 from .completion import complete_options, socket_fds, state_words
 from .styles import table_colorizer
@@ -82,6 +82,14 @@ See also: help sock-shutdown."""
         selection = options.build_filter(parsed, parsed.args)
         extended = parsed.flag("extended")
         target = current_target()
+        if not (extended or parsed.flag("holders") or selection.narrows):
+            # Every socket, nothing extra: a big target's rows are written
+            # without a record each.
+            found = inspect.rows_of(target)
+            if found is not None:
+                gdb.write(raw_rows.json_text(found.entries) + "\n" if parsed.flag("json")
+                          else inspect.rows_text(found, table_colorizer()))
+                return
         result, shown = inspect.info_sockets(target, selection, parsed.flag("holders"), extended)
         # Every fd named gets an answer (on stderr with -json: stdout is JSON).
         answers = inspect.unanswered_fds(target, selection.fds, result.sockets, shown)

@@ -17,6 +17,7 @@ from typing import AbstractSet, Callable, Dict, List, Optional, Tuple
 
 from ..kernel.fd_copies import CopyUnavailable, FdCopies
 from ..kernel.fd_dir import FdDir, open_fd_count
+from ..kernel import sockdiag
 from ..kernel.netns import DiagUnavailable
 from ..kernel.sockdiag import DiagChannel, DiagError
 from . import dump, exact, plan
@@ -26,10 +27,13 @@ Fds = List[Tuple[int, int]]  # (fd, inode), sorted by fd
 
 
 def from_fd_dir(pid: int, protocol_of: Callable[[int], Optional[str]], strategy: str,
-                only: Optional[AbstractSet[int]] = None) -> Tuple[Fds, Optional[Collected]]:
+                only: Optional[AbstractSet[int]] = None,
+                raw: bool = False) -> Tuple[Fds, Optional[Collected]]:
     """The socket fds of ``pid`` and what sock_diag says of them.
 
     ``only``: the sockets among these fds only (just their links are read).
+    ``raw``: the inet sockets of the dumps made before the fds were read
+    stay unbuilt, in ``Collected.raw``.
     (fds, None) when sock_diag cannot answer for this process; OSError
     when the fds could not be read (procfs then says why, in the user's
     words).
@@ -53,7 +57,7 @@ def from_fd_dir(pid: int, protocol_of: Callable[[int], Optional[str]], strategy:
                 fds = (fd_dir.sockets_by_number(count) if names is None
                        else fd_dir.sockets(names))
         try:
-            return fds, collect(pid, fds, protocol_of, strategy, prefetch)
+            return fds, collect(pid, fds, protocol_of, strategy, prefetch, raw)
         except Unavailable:
             return fds, None
     finally:
@@ -62,7 +66,8 @@ def from_fd_dir(pid: int, protocol_of: Callable[[int], Optional[str]], strategy:
 
 
 def collect(pid: int, fds: Fds, protocol_of: Callable[[int], Optional[str]],
-            strategy: str = "auto", prefetch: Optional[dump.Prefetch] = None) -> Collected:
+            strategy: str = "auto", prefetch: Optional[dump.Prefetch] = None,
+            raw: bool = False) -> Collected:
     """Rows for the socket fds ``fds`` ((fd, inode) pairs) of ``pid``.
 
     ``protocol_of(fd)`` names the protocol of an fd (our names, None if
@@ -73,7 +78,7 @@ def collect(pid: int, fds: Fds, protocol_of: Callable[[int], Optional[str]],
     """
     channel = None
     try:
-        out = _prefetched(fds, prefetch)
+        out = _prefetched(fds, prefetch, raw)
         if prefetch is not None:
             channel = prefetch.channel
         members = _members(fds, protocol_of, out)
@@ -92,16 +97,20 @@ def collect(pid: int, fds: Fds, protocol_of: Callable[[int], Optional[str]],
             channel.close()
 
 
-def _prefetched(fds: Fds, prefetch: Optional[dump.Prefetch]) -> Collected:
-    """What the prefetched dumps answer, for every protocol they dumped."""
-    out = Collected({}, set(), {}, set())
+def _prefetched(fds: Fds, prefetch: Optional[dump.Prefetch], raw: bool) -> Collected:
+    """What the prefetched dumps answer, for every protocol they dumped
+    (inet ones left as fields with ``raw``)."""
+    out = Collected({}, set(), {}, set(), {} if raw else None)
     if prefetch is None or not prefetch.protos:
         return out
     lowest: Dict[int, int] = {}
     for fd, inode in fds:
         lowest.setdefault(inode, fd)
     for proto, chunks in prefetch.wait().items():
-        out.rows.update(dump.rows_from_dump(proto, chunks, lowest))
+        if raw and proto in plan.INET:
+            out.raw[proto] = sockdiag.InetDump(chunks, lowest.keys()).fields
+        else:
+            out.rows.update(dump.rows_from_dump(proto, chunks, lowest))
         out.served.add(proto)
     return out
 
@@ -109,8 +118,9 @@ def _prefetched(fds: Fds, prefetch: Optional[dump.Prefetch]) -> Collected:
 def _members(fds: Fds, protocol_of: Callable[[int], Optional[str]], out: Collected) -> Members:
     """The sockets still to ask about, by protocol; names each fd's protocol."""
     members: Members = {}
+    unbuilt = list(out.raw.values()) if out.raw else ()
     for fd, inode in fds:
-        if inode in out.rows:
+        if inode in out.rows or any(inode in fields for fields in unbuilt):
             continue
         proto = out.protos[fd] = protocol_of(fd)
         if proto is None:

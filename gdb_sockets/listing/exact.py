@@ -17,7 +17,8 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 from ..kernel import sockdiag
 from ..kernel.fd_copies import CopyUnavailable, FdCopies
 from ..kernel.netns import DiagUnavailable
-from ..kernel.sockdiag import TCPF_LISTEN, DiagChannel, DiagError, InetQuery, InetRecord
+from ..kernel.sockdiag import (TCPF_LISTEN, DiagChannel, DiagError, InetFields, InetQuery,
+                               InetRecord)
 from ..model import TCP_CLOSE, Socket
 from .plan import INET
 from .records import inet_socket
@@ -45,6 +46,9 @@ class Collected(NamedTuple):
     tableless: Set[int]
     protos: Dict[int, Optional[str]]
     served: Set[str]
+    # proto -> inode -> InetFields: sockets a dump answered, left unbuilt
+    # (listing/join.py's list_rows); never shares the inodes of ``rows``.
+    raw: Optional[Dict[str, Dict[int, InetFields]]] = None
 
 
 class Asked(NamedTuple):

@@ -20,13 +20,14 @@ No gdb here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import AbstractSet, Dict, List, Optional, Set, Tuple
+from typing import AbstractSet, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..kernel import procfs
 from ..kernel.fd_dir import socket_fds
+from ..kernel.sockdiag import InetFields
 from ..model import PROTO_NAMES, Socket, UnixAddress, proto_from_kernel_name
 from . import diag
-from .records import gc_paused
+from .records import gc_paused, inet_dump_rows
 from .tables import UnixDiagQuery, table_rows, unix_query
 
 # Protocols whose sockets are missing from their table until they are
@@ -81,12 +82,75 @@ def list_sockets(reader, pid: int, unix_diag: Optional[UnixDiagQuery] = None,
         return _with_tables(reader, pid, fds, collected, unix_diag)
 
 
-def _from_diag(reader, pid: int, strategy: str,
-               only) -> Optional[Tuple[Fds, diag.Collected]]:
+# An inet socket of a dump left unbuilt by list_rows: (fd, proto, the
+# dump message's InetFields).
+RawRow = Tuple[int, str, InetFields]
+
+
+@dataclass
+class Rows:
+    """The sockets of a process, in fd order, many of them unbuilt.
+
+    ``entries``: a Socket, or a RawRow (a plain tuple) for a TCP or UDP
+    socket that a dump of the whole namespace answered: a big target's
+    table and -json are written from those without a record per socket
+    (view/rows.py).  ``listing()`` builds every record: the Listing that
+    list_sockets gives.
+    """
+
+    pid: int
+    entries: List[object]
+    notes: List[str] = field(default_factory=list)
+
+    def listing(self) -> Listing:
+        return Listing(self.pid, built(self.entries), list(self.notes))
+
+
+def built(entries: Sequence[object]) -> List[Socket]:
+    """The records of ``entries``: RawRows built as the dump path builds
+    them (one row a socket, lowest fd first, then a copy per other fd)."""
+    raws = [e for e in entries if type(e) is tuple]
+    if not raws:
+        return list(entries)
+    by_proto: Dict[str, Dict[int, InetFields]] = {}
+    lowest: Dict[int, int] = {}
+    for fd, proto, fields in raws:
+        by_proto.setdefault(proto, {})[fields[-1]] = fields
+        lowest.setdefault(fields[-1], fd)
+    rows: Dict[int, Socket] = {}
+    for proto, fields_of in by_proto.items():
+        rows.update(inet_dump_rows(proto, fields_of, lowest))
+    out: List[Socket] = []
+    for entry in entries:
+        if type(entry) is tuple:
+            row = rows[entry[2][-1]]
+            entry = row if row.fd == entry[0] else replace(row, fd=entry[0])
+        out.append(entry)
+    return out
+
+
+def list_rows(reader, pid: int, local: bool = False) -> Rows:
+    """Every socket fd of ``pid`` as list_sockets finds them (strategy
+    auto), the sockets of whole-namespace inet dumps left unbuilt."""
+    if not local:
+        listing = list_sockets(reader, pid, local=False)
+        return Rows(pid, list(listing.sockets), listing.notes)
+    with gc_paused():
+        found = _from_diag(reader, pid, STRATEGY, None, raw=True)
+        if found is None:
+            listing = _from_tables(reader, pid, True, unix_query, None)
+            return Rows(pid, list(listing.sockets), listing.notes)
+        fds, collected = found
+        listing = _with_tables(reader, pid, fds, collected, unix_query)
+        return Rows(pid, listing.sockets, listing.notes)
+
+
+def _from_diag(reader, pid: int, strategy: str, only,
+               raw: bool = False) -> Optional[Tuple[Fds, diag.Collected]]:
     """The fds and what sock_diag answered, or None: then the tables answer."""
     try:
         fds, collected = diag.from_fd_dir(pid, lambda fd: _protocol(reader, pid, fd), strategy,
-                                          only)
+                                          only, raw)
     except OSError:
         return None  # procfs says what went wrong, in the user's words
     return (fds, collected) if collected is not None else None
@@ -118,18 +182,27 @@ def _with_tables(reader, pid: int, fds: Fds, collected: diag.Collected, unix_dia
     if wanted:
         more, notes = table_rows(reader, pid, wanted, fds, True, unix_diag)
         rows.update(more)
-    return Listing(pid, _join(fds, rows, collected.protos), notes)
+    return Listing(pid, _join(fds, rows, collected.protos, collected.raw), notes)
 
 
-def _join(fds: Fds, rows: Dict[int, Socket], protos: Dict[int, Optional[str]]) -> List[Socket]:
+def _join(fds: Fds, rows: Dict[int, Socket], protos: Dict[int, Optional[str]],
+          raw: Optional[Dict[str, Dict[int, InetFields]]] = None) -> List[Socket]:
     """One record per fd: a socket in no row is in no table; a row is built
-    once per socket, with the lowest fd holding it."""
+    once per socket, with the lowest fd holding it.  With ``raw`` (list_rows)
+    the sockets found there are RawRows instead."""
     sockets: List[Socket] = []
     append, row_of = sockets.append, rows.get
+    unbuilt = list(raw.items()) if raw else ()
     for fd, inode in fds:
         row = row_of(inode)
         if row is None:
-            append(_tableless(fd, inode, protos[fd]))
+            for proto, fields_of in unbuilt:
+                fields = fields_of.get(inode)
+                if fields is not None:
+                    append((fd, proto, fields))
+                    break
+            else:
+                append(_tableless(fd, inode, protos[fd]))
         elif row.fd == fd:
             append(row)
         else:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Dict, Iterator, Mapping, Optional
 
 from ..kernel.procnet import UNIX_TYPES, unix_name_to_path
-from ..kernel.sockdiag import InetDump, InetRecord, UnixRecord
+from ..kernel.sockdiag import InetFields, InetRecord, UnixRecord
 from ..kernel.sockopt import parse_silence
 from ..model import TCP_LISTEN, InetEndpoint, Socket, UnixAddress, UnixPeer, state_name
 
@@ -122,9 +122,11 @@ def _dump_rows_fillable() -> bool:
                for name, value in _DUMP_ROW_DEFAULTS.items())
 
 
-def inet_dump_rows(proto: str, dump: InetDump, lowest: Mapping[int, int]) -> Dict[int, Socket]:
-    """The rows of the inet sockets ``dump`` answered for (inode -> fd in
-    ``lowest``): inet_socket's records, with less Python per socket.
+def inet_dump_rows(proto: str, fields: Mapping[int, InetFields],
+                   lowest: Mapping[int, int]) -> Dict[int, Socket]:
+    """The rows of the inet sockets whose dump messages are ``fields``
+    (InetDump.fields: inode -> unpacked message; inode -> fd in ``lowest``):
+    inet_socket's records, with less Python per socket.
 
     Many sockets share an end (a listener's address, a busy peer): one
     endpoint record for each.  The loop fills each record's dict field by
@@ -144,7 +146,7 @@ def inet_dump_rows(proto: str, dump: InetDump, lowest: Mapping[int, int]) -> Dic
     fill = _DUMP_ROWS_FILLABLE
     new = object.__new__
     for inode, (_l, _k, _f, state, sport, dport, src, dst, rq, wq, uid,
-                _i) in dump.fields.items():
+                _i) in fields.items():
         local = get(src + sport) or endpoint(src, sport)
         peer = get(dst + dport) or endpoint(dst, dport)
         if fill:

@@ -98,6 +98,11 @@ class SocketFilter:
         return any(v is not None for v in (self.protos, self.states, self.ports,
                                            self.locals, self.peers))
 
+    @property
+    def narrows(self) -> bool:
+        """True when some socket may be left out (fds named, or a property)."""
+        return self.fds is not None or self.selects_by_property
+
     def matches(self, sock: Socket) -> bool:
         if self.fds is not None and sock.fd not in self.fds:
             return False
@@ -116,6 +121,6 @@ class SocketFilter:
         return True
 
     def apply(self, sockets: Iterable[Socket]) -> List[Socket]:
-        if self.fds is None and not self.selects_by_property:
+        if not self.narrows:
             return list(sockets)  # no filter: no pass over the records
         return [s for s in sockets if self.matches(s)]

@@ -9,6 +9,7 @@ command's name.  No gdb here.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import replace
 from typing import AbstractSet, List, Optional, Sequence, Tuple
 
@@ -17,9 +18,9 @@ from ..kernel import procfs, signals
 from ..kernel.fd_copies import CopyUnavailable
 from ..kernel.proc_task import running_threads
 from ..listing.extended import socket_details, tcp_silences
-from ..listing.join import Listing, list_sockets
+from ..listing.join import Listing, Rows, built, list_rows, list_sockets
 from ..model import Socket
-from . import holders, notes, predict, render, waiters
+from . import holders, notes, predict, raw_rows, render, waiters
 from .render import escape
 
 
@@ -40,10 +41,9 @@ def target_sockets(target, scan_holders: bool = False) -> Listing:
     return annotated(target, result, scan)
 
 
-def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) -> Listing:
-    """``result`` with waiters, dups and, for ``scan_inodes``, other holders."""
-    found_notes = list(result.notes)
-    found_waiters = {}
+def _waiters(target, fds: AbstractSet[int], found_notes: List[str]) -> dict:
+    """fd -> the threads blocked on it, for the socket ``fds``; what cannot
+    be known goes to ``found_notes``."""
     if target.remote:
         found_notes.append("blocked threads are not shown through gdbserver")
     elif target.arch is None:
@@ -51,10 +51,17 @@ def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) 
     elif not waiters.known_arch(target.arch):
         found_notes.append("blocked threads are not shown on %s (x86-64 only)" % target.arch)
     else:
-        fds = {s.fd for s in result.sockets}
-        found_waiters = waiters.find_waiters(target.reader, target.pid, fds, arch=target.arch)
+        found = waiters.find_waiters(target.reader, target.pid, fds, arch=target.arch)
         if fds and not target.stopped:
             found_notes.extend(_running_note(target))
+        return found
+    return {}
+
+
+def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) -> Listing:
+    """``result`` with waiters, dups and, for ``scan_inodes``, other holders."""
+    found_notes = list(result.notes)
+    found_waiters = _waiters(target, {s.fd for s in result.sockets}, found_notes)
     scan = None
     if scan_inodes:
         scan = holders.other_holders(target.reader, target.pid, scan_inodes)
@@ -65,6 +72,50 @@ def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) 
     if found_waiters:
         sockets = _with_silence(target, sockets)
     return Listing(result.pid, sockets, found_notes)
+
+
+def rows_of(target) -> Optional[Rows]:
+    """What `info sockets` shows with no option, as Rows (most of a big
+    target's sockets left unbuilt), or None for a target behind gdbserver
+    (use info_sockets)."""
+    if target.remote:
+        return None
+    found = list_rows(target.reader, target.pid, local=True)
+    found_notes = list(found.notes)
+    entries = found.entries
+    fds = {(e[0] if type(e) is tuple else e.fd) for e in entries}
+    found_waiters = _waiters(target, fds, found_notes)
+    inodes = [(e[2][-1] if type(e) is tuple else e.inode) for e in entries]
+    shared = set()
+    if len(set(inodes)) != len(inodes):
+        shared = {inode for inode, count in Counter(inodes).items() if count > 1}
+    # The view adds to a socket that has a waiter or several fds: those
+    # are built, and annotated as info_sockets annotates them.
+    wanted = [index for index, (entry, inode) in enumerate(zip(entries, inodes))
+              if inode in shared or (type(entry) is tuple and entry[0] in found_waiters)]
+    if wanted:
+        entries = list(entries)
+        for index, record in zip(wanted, built([entries[i] for i in wanted])):
+            entries[index] = record
+    places = [i for i, e in enumerate(entries) if type(e) is not tuple]
+    records = notes.annotate([entries[i] for i in places], found_waiters, None)
+    if found_waiters:
+        records = _with_silence(target, records)
+    for index, record in zip(places, records):
+        entries[index] = record
+    return Rows(found.pid, entries, found_notes)
+
+
+def rows_text(result: Rows, colorize=None) -> str:
+    """listing_text of the built rows, with every socket shown."""
+    if not any(type(e) is tuple for e in result.entries):
+        listing = result.listing()
+        return listing_text(listing, listing.sockets, colorize)
+    # A row left unbuilt has no note: no note is common to every row.
+    cells = [notes.notes_text(e) if type(e) is not tuple else "" for e in result.entries]
+    lines = [raw_rows.table_text(result.entries, colorize, cells)]
+    lines.extend("Note: %s." % note for note in result.notes)
+    return "\n".join(lines) + "\n"
 
 
 def _with_silence(target, sockets: List[Socket]) -> List[Socket]:
@@ -185,10 +236,12 @@ def _dup_waiters(target, chosen: Sequence[Socket]) -> dict:
 def unanswered_fds(target, named, listed: Sequence[Socket], shown: Sequence[Socket]) -> List[str]:
     """A line for each fd the user named that has no row: not open, not a
     socket (and what it is), or a socket the other filters leave out."""
+    if not named:
+        return []
     by_fd = {s.fd: s for s in listed}
     shown_fds = {s.fd for s in shown}
     lines = []
-    for fd in sorted(set(named or ()) - shown_fds):
+    for fd in sorted(set(named) - shown_fds):
         sock = by_fd.get(fd)
         if sock is not None:
             lines.append("fd %d: %s %s, left out by the other filters" % (fd, sock.proto,

@@ -65,16 +65,20 @@ def duration_text(ms: int) -> str:
 
 def format_inet(endpoint: InetEndpoint) -> str:
     """As ``ss -n`` prints it: [v6], unspecified address or port as '*'."""
+    return format_inet_parts(endpoint.address, endpoint.port)
+
+
+def format_inet_parts(address: str, port: int) -> str:
+    """format_inet of an address's text and a port number."""
     # The address is the canonical text the parsers made, so plain string
     # tests suffice (ipaddress costs ~6 us an endpoint, 120 ms at 20k rows).
-    address = endpoint.address
     if address in ("0.0.0.0", "::"):
         host = "*"
     elif ":" in address:
         host = "[%s]" % address
     else:
         host = address
-    return "%s:%s" % (host, endpoint.port if endpoint.port else "*")
+    return "%s:%s" % (host, port if port else "*")
 
 
 def format_endpoint(endpoint) -> str:
@@ -240,8 +244,14 @@ def format_table(sockets: Sequence[Socket], colorize: Optional[Callable[[str, st
 
 def _table_lines(sockets: Sequence[Socket], colorize: Optional[Callable[[str, str], str]],
                  notes: Optional[Sequence[str]]) -> List[str]:
+    return aligned_lines(table_columns(sockets), colorize, notes)
+
+
+def aligned_lines(columns: List[List[str]], colorize: Optional[Callable[[str, str], str]],
+                  notes: Optional[Sequence[str]]) -> List[str]:
+    """The table's lines, header first, from its cells (table_columns'
+    lists, which get the header put in front)."""
     header: Sequence[str] = HEADER
-    columns = table_columns(sockets)
     if notes is not None and any(notes):
         # Who waits on or shares a socket: a last column, only when there is any.
         header = HEADER + ("Notes",)
@@ -249,6 +259,10 @@ def _table_lines(sockets: Sequence[Socket], colorize: Optional[Callable[[str, st
     for name, column in zip(header, columns):
         column.insert(0, name)
     widths = [max(map(len, column)) for column in columns]
+    if colorize is None and len(header) == len(HEADER):
+        # Plain cells: one format a line pads every cell but the last.
+        line = "  ".join("%%-%ds" % width for width in widths[:-1]) + "  %s"
+        return list(map(line.__mod__, zip(*columns)))
     # Every column but the last is padded to its width, a column at a
     # time, and each line is one join of its cells.
     padded = []
@@ -314,6 +328,14 @@ def format_json(sockets: Iterable[Socket]) -> str:
     its endpoints' text made once per endpoint record; any other goes
     through json.dumps.
     """
+    elements = json_elements(sockets)
+    if not elements:
+        return "[]"
+    return "[\n" + ",\n".join(elements) + "\n]"
+
+
+def json_elements(sockets: Iterable[Socket]) -> List[str]:
+    """format_json's text of each record, as an element of the array."""
     elements: List[str] = []
     append, element, texts = elements.append, _ELEMENT, {}
     known, strings = texts.get, _JSON_STRINGS.get
@@ -330,16 +352,14 @@ def format_json(sockets: Iterable[Socket]) -> str:
             peer_text = texts[id(peer)] = _json_endpoint(peer)
         recv_q, send_q, uid = sock.recv_q, sock.send_q, sock.uid
         append(element % (
-            sock.fd, sock.inode, strings(sock.proto) or _json_str(sock.proto),
-            strings(sock.state) or _json_str(sock.state),
+            sock.fd, sock.inode, strings(sock.proto) or json_string(sock.proto),
+            strings(sock.state) or json_string(sock.state),
             "null" if recv_q is None else int.__repr__(recv_q),
             "null" if send_q is None else int.__repr__(send_q), local_text, peer_text,
             "true" if sock.in_table else "false", "null" if uid is None else int.__repr__(uid),
-            "" if sock.type is None else '    "type": %s,\n' % _json_str(sock.type),
+            "" if sock.type is None else '    "type": %s,\n' % json_string(sock.type),
             _silence_json(sock) if sock.proto in _TCP_PROTOS else ""))
-    if not elements:
-        return "[]"
-    return "[\n" + ",\n".join(elements) + "\n]"
+    return elements
 
 
 # One record as json.dumps(..., indent=2) writes an element of the array.
@@ -365,7 +385,8 @@ def _silence_json(sock: Socket) -> str:
 _JSON_STRINGS: Dict[str, str] = {}
 
 
-def _json_str(text: str) -> str:
+def json_string(text: str) -> str:
+    """``text`` as a JSON string (ensure_ascii), cached."""
     found = _JSON_STRINGS.get(text)
     if found is None:
         found = _json_string(text)
@@ -380,7 +401,7 @@ def _json_endpoint(endpoint) -> str:
         return "null"
     if (type(endpoint) is InetEndpoint and type(endpoint.address) is str
             and type(endpoint.port) is int):
-        return _INET_JSON % (_json_str(endpoint.address), endpoint.port)
+        return _INET_JSON % (json_string(endpoint.address), endpoint.port)
     return _dumps(endpoint.to_json(), "\n    ")
 
 
@@ -414,3 +435,10 @@ def _template_matches() -> bool:
 
 
 _TEMPLATE_MATCHES = _template_matches()
+
+# For view/rows.py, which writes the template from a dump's fields.
+TEMPLATE_MATCHES = _TEMPLATE_MATCHES
+ELEMENT_TEMPLATE = _ELEMENT
+INET_JSON = _INET_JSON
+NO_SILENCE_JSON = _NO_SILENCE_JSON
+TCP_PROTOS = _TCP_PROTOS
