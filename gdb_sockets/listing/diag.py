@@ -118,17 +118,21 @@ def _prefetched(fds: Fds, prefetch: Optional[dump.Prefetch], raw: bool) -> Colle
 def _members(fds: Fds, protocol_of: Callable[[int], Optional[str]], out: Collected) -> Members:
     """The sockets still to ask about, by protocol; names each fd's protocol."""
     members: Members = {}
-    unbuilt = list(out.raw.values()) if out.raw else ()
+    rows, unbuilt = out.rows, list(out.raw.values()) if out.raw else ()
     for fd, inode in fds:
-        if inode in out.rows or any(inode in fields for fields in unbuilt):
+        if inode in rows:
             continue
-        proto = out.protos[fd] = protocol_of(fd)
-        if proto is None:
-            raise Unavailable("the kernel does not name the protocol of fd %d" % fd)
-        if proto in out.served:
-            out.tableless.add(inode)  # not in its protocol's full dump
-        elif proto in plan.SERVED:
-            members.setdefault(proto, {}).setdefault(inode, fd)
+        for fields in unbuilt:
+            if inode in fields:
+                break
+        else:
+            proto = out.protos[fd] = protocol_of(fd)
+            if proto is None:
+                raise Unavailable("the kernel does not name the protocol of fd %d" % fd)
+            if proto in out.served:
+                out.tableless.add(inode)  # not in its protocol's full dump
+            elif proto in plan.SERVED:
+                members.setdefault(proto, {}).setdefault(inode, fd)
     return members
 
 

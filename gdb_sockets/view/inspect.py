@@ -89,6 +89,8 @@ def rows_of(target) -> Optional[Rows]:
     shared = set()
     if len(set(inodes)) != len(inodes):
         shared = {inode for inode, count in Counter(inodes).items() if count > 1}
+    if not found_waiters and not shared:
+        return Rows(found.pid, entries, found_notes)  # nothing to add to any row
     # The view adds to a socket that has a waiter or several fds: those
     # are built, and annotated as info_sockets annotates them.
     wanted = [index for index, (entry, inode) in enumerate(zip(entries, inodes))

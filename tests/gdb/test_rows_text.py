@@ -11,6 +11,7 @@ import re
 import sys
 
 import harness
+from cli_helpers import cli
 from harness import gdb_batch, no_traceback
 
 # One gdb session: the command's text, then the same from the records.
@@ -86,3 +87,15 @@ def test_every_kind_of_socket_around_unbuilt_rows(zoo, tmp_path):
     found = compare(zoo.pid, tmp_path, strategy="dump")
     assert found["unbuilt"] >= 4
     check_same(found)
+
+
+def test_the_command_line_writes_the_same_table(targets, tmp_path):
+    # python3 -m gdb_sockets PID takes the same unbuilt-rows path, on the
+    # process as it runs.
+    target = targets([sys.executable, os.path.join(harness.TARGETS_DIR, "rows_mix.py"), "300"],
+                     netns=True)
+    rc, out, err = cli(target.pid)
+    assert rc == 0, err
+    found = compare(target.pid, tmp_path)
+    assert found["unbuilt"] >= 590
+    assert timeless(out) == timeless(found["command"])
