@@ -21,7 +21,7 @@ round times, in an order that rotates from round to round:
                    gdb.execute("info sockets", to_string=True)
   info sockets -json
                    the same with -json
-  listing          inside gdb: listing.list_sockets() alone (the part of
+  listing          inside gdb: listing.list_rows() alone (the part of
                    the command that reads the kernel; the rest is other
                    modules' annotations and the rendering)
   C reference      bench/targets/ref_sockets.c (built here, never shipped):
@@ -88,9 +88,9 @@ def _scale_save(path):
 def _scale_listing():
     pid = gdb.selected_inferior().pid
     t0 = time.perf_counter()
-    found = listing.list_sockets(LocalProc(), pid, local=True)
+    found = listing.list_rows(LocalProc(), pid, local=True)
     t1 = time.perf_counter()
-    print("@@T %.9f %d" % (t1 - t0, len(found.sockets)))
+    print("@@T %.9f %d" % (t1 - t0, len(found.entries)))
 '''
 
 

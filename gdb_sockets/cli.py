@@ -295,12 +295,17 @@ def _list(pid: int, args: List[str]) -> int:
         if found is not None:
             sys.stdout.write(inspect.rows_text(found))
             return 0
-    result, shown = inspect.info_sockets(target, selection, parsed.flag("holders"), extended)
+    if parsed.flag("holders"):
+        result, shown = inspect.info_sockets(target, selection, True, extended)
+        any_socket = bool(result.sockets)
+    else:
+        result, shown, any_socket = inspect.info_rows(target, selection, extended)
     if parsed.flag("json"):
         sys.stdout.write(_envelope(target.pid, sockets=[s.to_json() for s in shown],
                                    notes=result.notes))
     else:
-        sys.stdout.write(inspect.listing_text(result, shown, None, extended))
+        sys.stdout.write(inspect.listing_text(result, shown, None, extended,
+                                              has_sockets=any_socket))
     return 0
 
 

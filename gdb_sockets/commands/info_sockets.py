@@ -90,7 +90,12 @@ See also: help sock-shutdown."""
                 gdb.write(raw_rows.json_text(found.entries) + "\n" if parsed.flag("json")
                           else inspect.rows_text(found, table_colorizer()))
                 return
-        result, shown = inspect.info_sockets(target, selection, parsed.flag("holders"), extended)
+        if parsed.flag("holders"):
+            result, shown = inspect.info_sockets(target, selection, True, extended)
+            any_socket = bool(result.sockets)
+        else:
+            # Only the sockets that may be shown are built.
+            result, shown, any_socket = inspect.info_rows(target, selection, extended)
         # Every fd named gets an answer (on stderr with -json: stdout is JSON).
         answers = inspect.unanswered_fds(target, selection.fds, result.sockets, shown)
         if parsed.flag("json"):
@@ -98,4 +103,5 @@ See also: help sock-shutdown."""
             if answers:
                 gdb.write("\n".join(answers) + "\n", gdb.STDERR)
             return
-        gdb.write(inspect.listing_text(result, shown, table_colorizer(), extended, answers))
+        gdb.write(inspect.listing_text(result, shown, table_colorizer(), extended, answers,
+                                       any_socket))

@@ -94,7 +94,7 @@ class Rows:
     ``entries``: a Socket, or a RawRow (a plain tuple) for a TCP or UDP
     socket that a dump of the whole namespace answered: a big target's
     table and -json are written from those without a record per socket
-    (view/rows.py).  ``listing()`` builds every record: the Listing that
+    (view/raw_rows.py).  ``listing()`` builds every record: the Listing that
     list_sockets gives.
     """
 

@@ -108,6 +108,52 @@ def rows_of(target) -> Optional[Rows]:
     return Rows(found.pid, entries, found_notes)
 
 
+def info_rows(target, selection,
+              extended: bool = False) -> Tuple[Listing, List[Socket], bool]:
+    """info_sockets without -holders: (a Listing holding the records shown
+    and those of the fds named, the records chosen by ``selection``,
+    whether the process has any socket).
+
+    Only the sockets that may match are built: the filters on fd,
+    protocol, state and port are asked of a dump's fields first, then the
+    records go through ``selection`` itself.
+    """
+    found = rows_of(target)
+    if found is None:
+        result, shown = info_sockets(target, selection, False, extended)
+        return result, shown, bool(result.sockets)
+    entries = found.entries
+    maybe = _may_match(selection)
+    shown = selection.apply(built([e for e in entries if type(e) is not tuple or maybe(e)]))
+    named = selection.fds or ()
+    listed = built([e for e in entries if (e[0] if type(e) is tuple else e.fd) in named])
+    if extended:
+        shown = with_details(target, shown)
+    return Listing(found.pid, listed or shown, list(found.notes)), shown, bool(entries)
+
+
+def _may_match(selection):
+    """A test of an unbuilt row: False only where ``selection`` cannot
+    match the record (the address patterns are left to the records)."""
+    fds, protos, states, ports = (selection.fds, selection.protos, selection.states,
+                                  selection.ports)
+    state_text = raw_rows.STATES
+
+    def maybe(entry) -> bool:
+        fd, proto, fields = entry
+        if fds is not None and fd not in fds:
+            return False
+        if protos is not None and proto not in protos:
+            return False
+        if states is not None and state_text[fields[3]] not in states:
+            return False
+        if ports is not None and not (int.from_bytes(fields[4], "big") in ports
+                                      or int.from_bytes(fields[5], "big") in ports):
+            return False
+        return True
+    return maybe
+
+
 def rows_text(result: Rows, colorize=None) -> str:
     """listing_text of the built rows, with every socket shown."""
     if not any(type(e) is tuple for e in result.entries):
@@ -171,17 +217,21 @@ def info_sockets(target, selection, scan_holders: bool = False,
 
 
 def listing_text(result: Listing, shown: Sequence[Socket], colorize=None,
-                 extended: bool = False, answers: Sequence[str] = ()) -> str:
+                 extended: bool = False, answers: Sequence[str] = (),
+                 has_sockets: Optional[bool] = None) -> str:
     """What `info sockets` prints for ``shown`` (of ``result``): the table
     (a note every row repeats said once under it), or the line that stands
     for it, the ``answers`` for named fds with no row (``unanswered_fds``),
-    then a line per note.  ``colorize`` as in render.format_table (None: plain)."""
+    then a line per note.  ``colorize`` as in render.format_table (None: plain).
+    ``has_sockets``: whether the process has any (default: ``result`` has)."""
+    if has_sockets is None:
+        has_sockets = bool(result.sockets)
     if shown:
         cells, common = notes.table_notes(shown)
         lines = [render.format_table(shown, colorize, cells, extended)] + common
     elif answers:
         lines = []
-    elif not result.sockets:
+    elif not has_sockets:
         lines = ["Process %d has no sockets." % result.pid]
     else:
         lines = ["No socket of process %d matches." % result.pid]

@@ -21,7 +21,8 @@ from ..model import state_name
 from . import render
 
 Colorize = Optional[Callable[[str, str], str]]
-_STATES = [state_name(code) for code in range(256)]
+# The State text of each TCP state code (UDP's are TCP's numbers).
+STATES = [state_name(code) for code in range(256)]
 
 
 def table_text(entries: Sequence[object], colorize: Colorize = None,
@@ -36,7 +37,7 @@ def table_columns(entries: Sequence[object]) -> List[List[str]]:
     fds, protos, states, recv_qs, send_qs, locals_, peers, inodes = columns
     records, places = [], []
     texts: Dict[int, Dict[bytes, str]] = {socket.AF_INET: {}, socket.AF_INET6: {}}
-    state_text = _STATES
+    state_text = STATES
     for entry in entries:
         if type(entry) is not tuple:
             places.append(len(fds))
@@ -87,7 +88,7 @@ def json_text(entries: Sequence[object]) -> str:
     records: List[object] = []
     places: List[int] = []
     texts: Dict[int, Dict[bytes, str]] = {socket.AF_INET: {}, socket.AF_INET6: {}}
-    element, strings, state_text = render.ELEMENT_TEMPLATE, render.json_string, _STATES
+    element, strings, state_text = render.ELEMENT_TEMPLATE, render.json_string, STATES
     for entry in entries:
         if type(entry) is not tuple:
             places.append(len(elements))

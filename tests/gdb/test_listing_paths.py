@@ -41,9 +41,11 @@ every = [s["fd"] for s in paths["table"]["sockets"]]
 asked = set(every[::2]) | {max(every, default=0) + 1000}
 some = listing.list_sockets(LocalProc(), pid, local=True, fds=asked)
 subset = {"asked": sorted(asked), "sockets": [s.to_json() for s in some.sockets]}
+# The unbuilt rows of `info sockets` (strategy auto), built.
+rows = [s.to_json() for s in listing.list_rows(LocalProc(), pid, local=True).listing().sockets]
 after = sorted(os.listdir("/proc/self/fd"))
-print("@@PATHS@@" + json.dumps({"paths": paths, "subset": subset, "before": before,
-                                "after": after}))
+print("@@PATHS@@" + json.dumps({"paths": paths, "subset": subset, "rows": rows,
+                                "before": before, "after": after}))
 """
 
 
@@ -67,6 +69,8 @@ def every_way(pid: int, tmp_path) -> dict:
     # (without the silence figures: only exact lookups carry them)
     assert without_times(report["subset"]["sockets"]) == without_times([
         s for s in paths["table"]["sockets"] if s["fd"] in asked])
+    # Rows left unbuilt and built later are the records auto builds.
+    assert without_times(report["rows"]) == without_times(paths["auto"]["sockets"])
     return {strategy: found["sockets"] for strategy, found in paths.items()}
 
 

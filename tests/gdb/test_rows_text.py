@@ -1,7 +1,9 @@
 """`info sockets` with no option writes a big target's TCP and UDP rows
 straight from the dumps (listing/join.py list_rows, view/raw_rows.py):
 byte for byte what the records give, table and -json, plain and coloured,
-with the rows the view annotates (a waiter, a dup) built and annotated."""
+with the rows the view annotates (a waiter, a dup) built and annotated.
+With filters only the rows that may match are built (inspect.info_rows):
+the same text again."""
 
 from __future__ import annotations
 
@@ -99,3 +101,51 @@ def test_the_command_line_writes_the_same_table(targets, tmp_path):
     found = compare(target.pid, tmp_path)
     assert found["unbuilt"] >= 590
     assert timeless(out) == timeless(found["command"])
+
+
+# Each filter through the command, and through the records as the command
+# worked before unbuilt rows (inspect.info_sockets on every record).
+FILTERED = r"""
+import gdb, json
+from gdb_sockets.kernel.target import current_target
+from gdb_sockets.view import inspect, options, render
+target = current_target()
+out = {}
+for args in %(args)r:
+    parsed = options.parse(gdb.string_to_argv(args), options.INFO_SOCKETS_OPTIONS)
+    selection = options.build_filter(parsed, parsed.args)
+    extended = parsed.flag("extended")
+    result, shown = inspect.info_sockets(target, selection, False, extended)
+    if parsed.flag("json"):
+        records = render.format_json(shown) + "\n"
+    else:
+        answers = inspect.unanswered_fds(target, selection.fds, result.sockets, shown)
+        records = inspect.listing_text(result, shown, None, extended, answers)
+    out[args] = [gdb.execute("info sockets " + args, to_string=True), records]
+print("@@FILTERED@@" + json.dumps(out))
+"""
+
+
+def test_filters_build_only_what_they_show_and_say_the_same(targets, tmp_path):
+    target = targets([sys.executable, os.path.join(harness.TARGETS_DIR, "rows_mix.py"), "300"],
+                     netns=True)
+    port = target.info["port"]
+    args = ["-state ESTAB", "-proto udp", "-port %d" % port, "-local 127.0.0.1:%d" % port,
+            "-peer 127.0.0.1:%d -state ESTAB" % port, "-state CLOSE-WAIT",
+            "-proto tcp -state LISTEN -json", "-proto udp -extended",
+            "%d %d %d 9999" % (target.info["blocked"], target.info["dup"], target.info["file"]),
+            "-proto udp -- %d %d" % (target.info["blocked"], target.info["udp"])]
+    script = tmp_path / "filtered.py"
+    script.write_text(FILTERED % {"args": args})
+    result = gdb_batch(target.pid, "source %s" % script)
+    no_traceback(result)
+    assert result.rc == 0, result
+    found = json.loads(re.search(r"^@@FILTERED@@(.*)$", result.out, re.M).group(1))
+    for arg in args:
+        command, records = found[arg]
+        assert timeless(command) == timeless(records), arg
+    assert "No socket of process %d matches." % target.pid in found["-state CLOSE-WAIT"][0]
+    # The header, 300 pairs, the dup, the UNIX pair.
+    assert len(found["-state ESTAB"][0].splitlines()) == 1 + 600 + 1 + 2
+    assert "not a socket" in found[args[8]][0] and "not open" in found[args[8]][0]
+    assert "left out by the other filters" in found[args[9]][0]

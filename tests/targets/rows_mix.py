@@ -8,7 +8,10 @@ bound UDP sockets, a UNIX socket pair, a TCP socket never bound, a dup of
 one client fd, and a thread blocked in recv() on another client fd.
 Prints
 
-  READY {"pid": N, "blocked": FD, "dup": FD, "duped": FD}
+  READY {"pid": N, "port": P, "blocked": FD, "dup": FD, "duped": FD,
+         "udp": FD, "file": FD}
+
+(P the listener's port; "file" an fd open on /dev/null.)
 
 then sleeps until killed.
 """
@@ -40,7 +43,10 @@ dup = os.dup(duped.fileno())
 blocked = held[5]
 threading.Thread(target=blocked.recv, args=(1,), daemon=True).start()
 time.sleep(0.2)
-print("READY " + json.dumps({"pid": os.getpid(), "blocked": blocked.fileno(), "dup": dup,
-                             "duped": duped.fileno()}), flush=True)
+devnull = open(os.devnull)
+print("READY " + json.dumps({"pid": os.getpid(), "port": listener.getsockname()[1],
+                             "blocked": blocked.fileno(), "dup": dup, "duped": duped.fileno(),
+                             "udp": held[1 + 2 * pairs].fileno(), "file": devnull.fileno()}),
+      flush=True)
 while True:
     time.sleep(3600)
