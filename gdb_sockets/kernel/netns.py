@@ -11,8 +11,8 @@ from __future__ import annotations
 import ctypes
 import os
 import socket
-import threading
 
+from . import workers
 from .libc import libc
 
 NETLINK_SOCK_DIAG = 4
@@ -62,8 +62,11 @@ def _socket_in_netns(pid: int) -> socket.socket:
         finally:
             os.close(ns_fd)
 
-    thread = threading.Thread(target=enter_and_create, name="gdb_sockets-netns")
-    thread.start()
+    # Never in gdb's own thread: setns() would move all of gdb.
+    thread = workers.start(enter_and_create, "gdb_sockets-netns", inline=False)
+    if thread is None:
+        raise DiagUnavailable("no thread could start to enter the network namespace of "
+                              "process %d" % pid)
     thread.join()
     if "sock" not in result:
         raise DiagUnavailable(result.get("error", "sock_diag unavailable"))

@@ -5,6 +5,7 @@ Threads started inside gdb must not take the signals gdb waits for
 every signal while the thread is created, so it inherits the blocked mask
 (what gdb.block_signals does, without importing gdb), and ``run_all``
 runs a few calls at once and hands back their results or the first error.
+Where no thread can start, the work runs in the caller's thread.
 No gdb here.
 """
 
@@ -12,17 +13,25 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 
-def start(target: Callable[[], None], name: str) -> threading.Thread:
-    """A daemon thread running ``target``, started with every signal blocked."""
+def start(target: Callable[[], None], name: str,
+          inline: bool = True) -> Optional[threading.Thread]:
+    """A daemon thread running ``target``, started with every signal
+    blocked; None when no thread can start (RLIMIT_NPROC, memory): then
+    ``target`` has run in the caller's thread before this returns, unless
+    ``inline`` is False (work that must never run in gdb's own thread)."""
     thread = threading.Thread(target=target, name=name, daemon=True)
     old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     try:
         thread.start()
+    except RuntimeError:  # "can't start new thread"
+        thread = None
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    if thread is None and inline:
+        target()
     return thread
 
 
@@ -42,7 +51,8 @@ def run_all(calls: Sequence[Callable[[], object]], name: str) -> List[object]:
     threads = [start(lambda i=i: run(i), name) for i in range(1, len(calls))]
     run(0)
     for thread in threads:
-        thread.join()
+        if thread is not None:
+            thread.join()
     if errors:
         raise errors[0]
     return results

@@ -47,13 +47,15 @@ class Prefetch:
             self._error = "sock_diag: %s" % (e.strerror or e)
 
     def wait(self) -> Dict[str, List[bytes]]:
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if self._error is not None:
             raise Unavailable(self._error)
         return self._chunks
 
     def close(self) -> None:
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if self.channel is not None:
             self.channel.close()
             self.channel = None

@@ -38,3 +38,15 @@ def test_run_all_raises_an_error_of_a_thread_after_all_have_ended():
     with pytest.raises(PermissionError):
         workers.run_all([slow, fails, slow], "x")
     assert ended == [1, 1]
+
+
+def test_where_no_thread_can_start_the_work_runs_in_the_caller(monkeypatch):
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    here = threading.current_thread().name
+    assert workers.run_all([lambda: threading.current_thread().name] * 3, "x") == [here] * 3
+    ran = []
+    assert workers.start(lambda: ran.append(1), "x") is None
+    assert ran == [1]
