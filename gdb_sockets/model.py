@@ -44,6 +44,13 @@ PROTO_NAMES = (
 )
 
 
+# The Proto column's names for UNIX sockets, by type, as ss's Netid column
+# names them; -proto takes them too (-proto unix is all three).
+UNIX_NETIDS = {"stream": "u_str", "dgram": "u_dgr", "seqpacket": "u_seq"}
+# What -proto accepts and completes: the protocols, and the UNIX netids.
+FILTER_PROTOS = PROTO_NAMES + tuple(UNIX_NETIDS.values())
+
+
 def state_name(code: int) -> str:
     """ss's word for a kernel socket state number; unknown codes stay visible."""
     return TCP_STATES.get(code, "UNKNOWN(%d)" % code)

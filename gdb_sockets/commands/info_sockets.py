@@ -5,7 +5,7 @@ from __future__ import annotations
 import gdb
 
 from ..kernel.target import current_target
-from ..model import PROTO_NAMES
+from ..model import FILTER_PROTOS
 from ..view import inspect, options, raw_rows, render
 from .base import SocketsCommand
 from .completion import complete_options, socket_fds, state_words
@@ -28,10 +28,11 @@ sock_diag, or its tables under /proc/PID/net), so a process in a container
 is shown as it sees its sockets.
 
 UNIX sockets show their type as ss does (u_str, u_dgr, u_seq; -proto unix
-selects all three), their path (abstract names start with '@') and their
-peer as "PATH (peer INODE)".  A socket in no kernel table (a fresh socket,
-unbound UDP) shows its protocol, state UNCONN and '-' for what is unknown;
-'?' is a state nothing tells (a protocol with no table, such as SCTP).
+selects all three, -proto u_str one), their path (abstract names start
+with '@') and their peer as "PATH (peer INODE)".  A socket in no kernel
+table (a fresh socket, unbound UDP) shows its protocol, state UNCONN and
+'-' for what is unknown; '?' is a state nothing tells (a protocol with no
+table, such as SCTP).
 Paths are escaped: control characters and bytes that are not UTF-8 print
 as \\n, \\xNN.
 
@@ -40,7 +41,8 @@ Options:
                proto, state, recv_q, send_q, local, peer, type...).
   -proto NAME  Only this protocol: tcp tcp6 udp udp6 udplite udplite6 raw
                raw6 ping ping6 unix packet netlink; tcp, udp, udplite, raw
-               and ping mean both IP versions, tcp4 (etc.) IPv4 only.
+               and ping mean both IP versions, tcp4 (etc.) IPv4 only;
+               u_str, u_dgr, u_seq: UNIX sockets of that type only.
   -state NAME  Only sockets in this state (any case, '_' for '-'), e.g.
                -state close-wait.  Repeat -proto or -state to allow several.
   -port N      Only sockets with this local or peer port.
@@ -74,7 +76,7 @@ See also: help sock-shutdown."""
         super().__init__(self.NAME, gdb.COMMAND_STATUS)
 
     def complete(self, text, word):
-        values = {"state": state_words(), "proto": list(PROTO_NAMES)}
+        values = {"state": state_words(), "proto": list(FILTER_PROTOS)}
         return complete_options(text, word, OPTIONS, values, others=socket_fds())
 
     def run(self, argument):

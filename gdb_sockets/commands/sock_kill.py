@@ -9,7 +9,7 @@ import gdb
 from ..actions import remedies
 from ..errors import SocketsError
 from ..kernel.target import current_target
-from ..model import PROTO_NAMES
+from ..model import FILTER_PROTOS
 from ..view import options, remedy_report
 from .base import SocketsCommand
 from .completion import complete_options, socket_fds, state_words
@@ -57,7 +57,7 @@ See also: sock-timeout, sock-shutdown, info sockets."""
         super().__init__(self.NAME, gdb.COMMAND_RUNNING)
 
     def complete(self, text, word):
-        values = {"state": state_words(), "proto": list(PROTO_NAMES)}
+        values = {"state": state_words(), "proto": list(FILTER_PROTOS)}
         return complete_options(text, word, OPTIONS, values, others=socket_fds())
 
     def run(self, argument):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import FrozenSet, Iterable, List, Optional
 
 from ..errors import SocketsError
-from ..model import InetEndpoint, Socket, UnixAddress, UnixPeer
+from ..model import UNIX_NETIDS, InetEndpoint, Socket, UnixAddress, UnixPeer
 
 
 def _normal_address(text: str):
@@ -106,7 +106,8 @@ class SocketFilter:
     def matches(self, sock: Socket) -> bool:
         if self.fds is not None and sock.fd not in self.fds:
             return False
-        if self.protos is not None and sock.proto not in self.protos:
+        if self.protos is not None and sock.proto not in self.protos and not (
+                sock.proto == "unix" and UNIX_NETIDS.get(sock.type) in self.protos):
             return False
         if self.states is not None and sock.state not in self.states:
             return False

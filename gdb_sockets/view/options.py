@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Tuple
 from ..actions.outcome import HOW, parse_how
 from ..errors import SocketsError
 from .filters import EndpointPattern, SocketFilter, parse_port
-from ..model import PROTO_NAMES, STATE_NAMES, normalize_state
+from ..model import PROTO_NAMES, STATE_NAMES, UNIX_NETIDS, normalize_state
 
 FLAG = "flag"
 VALUE = "value"
@@ -31,6 +31,8 @@ for _name in PROTO_NAMES:
     if _name + "6" in PROTO_NAMES:
         _PROTO_GROUPS[_name] = {_name, _name + "6"}
         _PROTO_GROUPS[_name + "4"] = {_name}
+for _name in UNIX_NETIDS.values():  # u_str: UNIX stream sockets only
+    _PROTO_GROUPS[_name] = {_name}
 
 
 @dataclass

@@ -13,8 +13,8 @@ from itertools import repeat
 from json.encoder import encode_basestring_ascii as _json_string
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
-from ..model import (Details, InetEndpoint, NetlinkAddress, PacketAddress, Socket,
-                     UnixAddress, UnixPeer)
+from ..model import (UNIX_NETIDS, Details, InetEndpoint, NetlinkAddress, PacketAddress,
+                     Socket, UnixAddress, UnixPeer)
 
 _NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 ETH_P_ALL = 0x0003
@@ -122,15 +122,14 @@ def _queue(value: Optional[int]) -> str:
 HEADER = ("FD", "Proto", "State", "Recv-Q", "Send-Q", "Local", "Peer", "Inode")
 
 
-# The table names UNIX sockets by type as ss's Netid column does; -json
-# keeps proto "unix" with a "type" key.
-_UNIX_NETIDS = {"stream": "u_str", "dgram": "u_dgr", "seqpacket": "u_seq"}
+# The table names UNIX sockets by type as ss's Netid column does
+# (model.UNIX_NETIDS); -json keeps proto "unix" with a "type" key.
 
 
 def proto_cell(sock: Socket) -> str:
     """The Proto cell: the protocol, or ss's u_str/u_dgr/u_seq for UNIX."""
     if sock.proto == "unix":
-        return _UNIX_NETIDS.get(sock.type, "unix")
+        return UNIX_NETIDS.get(sock.type, "unix")
     return sock.proto
 
 

@@ -311,17 +311,22 @@ def names_to_fds(zoo, names):
 
 
 FILTERS = [
-    (["-proto", "tcp"], lambda n, p, s: p in ("tcp", "tcp6")),
-    (["-proto", "tcp4"], lambda n, p, s: p == "tcp"),
-    (["-proto", "TCP6"], lambda n, p, s: p == "tcp6"),
-    (["-proto", "udp"], lambda n, p, s: p in ("udp", "udp6")),
-    (["-proto", "unix", "-proto", "netlink"], lambda n, p, s: p in ("unix", "netlink")),
-    (["-state", "listen"], lambda n, p, s: s == "LISTEN"),
-    (["-state", "close_wait"], lambda n, p, s: s == "CLOSE-WAIT"),
-    (["-state", "Close-Wait", "-state", "LISTEN"], lambda n, p, s: s in ("CLOSE-WAIT", "LISTEN")),
-    (["-proto", "unix", "-state", "estab"], lambda n, p, s: p == "unix" and s == "ESTAB"),
-    (["-pr", "raw", "-s", "unconn"], lambda n, p, s: p in ("raw", "raw6")),
-    (["-state", "syn-sent"], lambda n, p, s: False),
+    (["-proto", "tcp"], lambda n, p, s, k: p in ("tcp", "tcp6")),
+    (["-proto", "tcp4"], lambda n, p, s, k: p == "tcp"),
+    (["-proto", "TCP6"], lambda n, p, s, k: p == "tcp6"),
+    (["-proto", "udp"], lambda n, p, s, k: p in ("udp", "udp6")),
+    (["-proto", "unix", "-proto", "netlink"], lambda n, p, s, k: p in ("unix", "netlink")),
+    (["-state", "listen"], lambda n, p, s, k: s == "LISTEN"),
+    (["-state", "close_wait"], lambda n, p, s, k: s == "CLOSE-WAIT"),
+    (["-state", "Close-Wait", "-state", "LISTEN"],
+     lambda n, p, s, k: s in ("CLOSE-WAIT", "LISTEN")),
+    (["-proto", "unix", "-state", "estab"], lambda n, p, s, k: p == "unix" and s == "ESTAB"),
+    (["-pr", "raw", "-s", "unconn"], lambda n, p, s, k: p in ("raw", "raw6")),
+    (["-state", "syn-sent"], lambda n, p, s, k: False),
+    # The Proto column's names of UNIX sockets by type.
+    (["-proto", "u_str"], lambda n, p, s, k: p == "unix" and k == "stream"),
+    (["-proto", "u_dgr", "-proto", "u_seq"],
+     lambda n, p, s, k: p == "unix" and k in ("dgram", "seqpacket")),
 ]
 
 
@@ -332,7 +337,7 @@ def test_filters(zoo, args, keep):
     no_traceback(result)
     got = [e["fd"] for e in json_from(result.out)]
     want = sorted(s["fd"] for n, s in zoo.info["socks"].items()
-                  if keep(n, expected_proto(s), ZOO_STATES[n]))
+                  if keep(n, expected_proto(s), ZOO_STATES[n], s["type"]))
     assert got == want
 
 

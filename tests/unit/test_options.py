@@ -131,4 +131,19 @@ def test_parse_protos_unix_and_ping():
 def test_parse_protos_rejects_unknown():
     assert _error(parse_protos, ["sctp"]) == (
         "unknown protocol 'sctp'; one of: netlink packet ping ping4 "
-        "ping6 raw raw4 raw6 tcp tcp4 tcp6 udp udp4 udp6 udplite udplite4 udplite6 unix")
+        "ping6 raw raw4 raw6 tcp tcp4 tcp6 u_dgr u_seq u_str udp udp4 udp6 udplite udplite4 "
+        "udplite6 unix")
+
+
+def test_proto_u_str_selects_the_unix_sockets_of_one_type():
+    from gdb_sockets.model import Socket, UnixAddress
+    from gdb_sockets.view.filters import SocketFilter
+    socks = [Socket(fd=n, inode=n, proto="unix", state="ESTAB", local=UnixAddress(None),
+                    type=kind) for n, kind in enumerate(["stream", "dgram", "seqpacket"])]
+    socks.append(Socket(fd=9, inode=9, proto="tcp", state="LISTEN"))
+    pick = lambda *names: [s.fd for s in SocketFilter(
+        protos=frozenset(parse_protos(list(names)))).apply(socks)]
+    assert pick("u_str") == [0]
+    assert pick("u_dgr", "u_seq") == [1, 2]
+    assert pick("unix") == [0, 1, 2]
+    assert pick("u_str", "tcp") == [0, 9]
