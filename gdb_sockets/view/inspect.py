@@ -75,9 +75,10 @@ def annotated(target, result: Listing, scan_inodes: Optional[AbstractSet[int]]) 
 
 
 def rows_of(target) -> Optional[Rows]:
-    """What `info sockets` shows with no option, as Rows (most of a big
-    target's sockets left unbuilt), or None for a target behind gdbserver
-    (use info_sockets)."""
+    """The target's sockets with their waiters and other fds, as Rows
+    (most of a big target's sockets left unbuilt: only those the view adds
+    to are built), or None for a target behind gdbserver (use
+    info_sockets)."""
     if target.remote:
         return None
     found = list_rows(target.reader, target.pid, local=True)
@@ -126,7 +127,8 @@ def info_rows(target, selection,
     maybe = _may_match(selection)
     shown = selection.apply(built([e for e in entries if type(e) is not tuple or maybe(e)]))
     named = selection.fds or ()
-    listed = built([e for e in entries if (e[0] if type(e) is tuple else e.fd) in named])
+    listed = built([e for e in entries if (e[0] if type(e) is tuple else e.fd) in named]
+                   if named else [])
     if extended:
         shown = with_details(target, shown)
     return Listing(found.pid, listed or shown, list(found.notes)), shown, bool(entries)
