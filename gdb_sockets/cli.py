@@ -300,11 +300,15 @@ def _list(pid: int, args: List[str]) -> int:
         any_socket = bool(result.sockets)
     else:
         result, shown, any_socket = inspect.info_rows(target, selection, extended)
+    # Every fd named gets an answer, as in gdb (on stderr with -json).
+    answers = inspect.unanswered_fds(target, selection.fds, result.sockets, shown)
     if parsed.flag("json"):
         sys.stdout.write(_envelope(target.pid, sockets=[s.to_json() for s in shown],
                                    notes=result.notes))
+        if answers:
+            sys.stderr.write("\n".join(answers) + "\n")
     else:
-        sys.stdout.write(inspect.listing_text(result, shown, None, extended,
+        sys.stdout.write(inspect.listing_text(result, shown, None, extended, answers,
                                               has_sockets=any_socket))
     return 0
 

@@ -3,7 +3,8 @@
 Threads started inside gdb must not take the signals gdb waits for
 (SIGCHLD, SIGINT): gdb's handlers would run in them.  ``start`` blocks
 every signal while the thread is created, so it inherits the blocked mask
-(what gdb.block_signals does, without importing gdb), and ``run_all``
+(gdb.block_signals blocks only those gdb handles; these threads need
+none, and this module must not import gdb), and ``run_all``
 runs a few calls at once and hands back their results or the first error.
 Where no thread can start, the work runs in the caller's thread.
 No gdb here.

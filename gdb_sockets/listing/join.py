@@ -130,10 +130,11 @@ def built(entries: Sequence[object]) -> List[Socket]:
 
 
 def list_rows(reader, pid: int, local: bool = False) -> Rows:
-    """Every socket fd of ``pid`` as list_sockets finds them (strategy
-    auto), the sockets of whole-namespace inet dumps left unbuilt."""
-    if not local:
-        listing = list_sockets(reader, pid, local=False)
+    """Every socket fd of ``pid`` as list_sockets finds them (with the
+    module's STRATEGY), the sockets of whole-namespace inet dumps prefetched
+    before the fds were read left unbuilt."""
+    if not local or STRATEGY == "table":
+        listing = list_sockets(reader, pid, local=local)
         return Rows(pid, list(listing.sockets), listing.notes)
     with gc_paused():
         found = _from_diag(reader, pid, STRATEGY, None, raw=True)

@@ -435,7 +435,7 @@ def _template_matches() -> bool:
 
 _TEMPLATE_MATCHES = _template_matches()
 
-# For view/rows.py, which writes the template from a dump's fields.
+# For view/raw_rows.py, which writes the template from a dump's fields.
 TEMPLATE_MATCHES = _TEMPLATE_MATCHES
 ELEMENT_TEMPLATE = _ELEMENT
 INET_JSON = _INET_JSON

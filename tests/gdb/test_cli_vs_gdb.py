@@ -59,6 +59,25 @@ def test_table_equals_gdbs(zoo):
     assert out.splitlines() == table
 
 
+def test_every_fd_named_gets_gdbs_answer(zoo):
+    # Not open, not a socket, left out by a filter: the lines gdb prints.
+    socks, other = zoo.info["socks"], zoo.info["other"]
+    fds = [socks["tcp_listen"]["fd"], socks["unix_client"]["fd"], other["pipe_r"], 9999]
+    args = "-proto tcp -- " + " ".join(map(str, fds))
+    rc, out, err = cli(zoo.pid, *args.split())
+    assert rc == 0 and err == "", (rc, err)
+    result = gdb_batch(zoo.pid, "info sockets " + args)
+    assert result.rc == 0, result
+    lines = result.out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("FD  Proto"))
+    assert out.splitlines() == lines[start:start + len(out.splitlines())]
+    for answer in ("fd %d: not a socket" % other["pipe_r"], "fd 9999: not open",
+                   "fd %d: unix ESTAB, left out by the other filters" % socks["unix_client"]["fd"]):
+        assert answer in out, out
+    rc, out, err = cli(zoo.pid, "-json", *args.split())
+    assert rc == 0 and "fd 9999: not open in process %d" % zoo.pid in err, (rc, err)
+
+
 def test_filters_and_fds_as_in_gdb(zoo):
     socks = zoo.info["socks"]
     fds = sorted([socks["tcp_listen"]["fd"], socks["unix_client"]["fd"]])

@@ -281,3 +281,31 @@ def test_fallbacks_give_the_same_records(zoo, tmp_path):
             assert got["sockets"].pop(0) == entry, name
     for name, got in out.items():
         assert got == normal, name
+
+
+# The command itself takes the strategy it is given (the tests above that
+# set join.STRATEGY test that path through `info sockets`).
+WHICH_PATH = r"""
+import gdb
+from gdb_sockets.listing import diag, join
+calls = []
+tables, dumps = join._from_tables, diag.from_fd_dir
+join._from_tables = lambda *a, **k: calls.append("tables") or tables(*a, **k)
+diag.from_fd_dir = lambda *a, **k: calls.append("diag") or dumps(*a, **k)
+join.STRATEGY = "table"
+for command in ("info sockets", "info sockets -json", "info sockets -state listen"):
+    calls.clear()
+    gdb.execute(command, to_string=True)
+    print("@@PATH@@ %s: %s" % (command, " ".join(calls)))
+"""
+
+
+def test_the_table_strategy_reaches_the_tables_through_the_command(zoo, tmp_path):
+    script = tmp_path / "which.py"
+    script.write_text(WHICH_PATH)
+    result = gdb_batch(zoo.pid, "source %s" % script)
+    no_traceback(result)
+    assert result.rc == 0, result
+    paths = re.findall(r"^@@PATH@@ (.*)$", result.out, re.M)
+    assert paths == ["info sockets: tables", "info sockets -json: tables",
+                     "info sockets -state listen: tables"], result.out
