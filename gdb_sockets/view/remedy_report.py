@@ -21,6 +21,8 @@ from ..errors import SocketsError
 from ..kernel.keepalive import MAX_COUNT, MAX_IDLE, MAX_INTERVAL, Keepalive
 from ..model import Silence, Socket
 from . import options
+from .predict import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+                      words)
 from .render import duration_text
 
 TCP = frozenset({"tcp", "tcp6"})
@@ -394,6 +396,17 @@ def kill_plan_lines(pid: int, outcomes) -> List[str]:
 
 _POLLERS = frozenset({"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait",
                       "epoll_pwait2", "restart_syscall"})
+# What the socket polls ready for after each way (measured on Linux 6.18
+# with poll(2), /work/notes/issue14.md): a destroyed TCP socket for
+# everything, a destroyed UDP socket for error and write, a disconnected
+# TCP socket for error and hang-up (and write, as before).  A poller
+# whose interest holds none of these goes on waiting.
+_KILL_READY = {
+    ("SOCK_DESTROY", "tcp"): (POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM
+                              | POLLERR | POLLHUP),
+    ("SOCK_DESTROY", "udp"): POLLERR | POLLOUT | POLLWRNORM,
+    ("disconnect", "tcp"): POLLERR | POLLHUP | POLLOUT | POLLWRNORM,
+}
 
 
 def kill_lines(outcome: KillOutcome, held: bool = True) -> List[str]:
@@ -426,9 +439,7 @@ def kill_lines(outcome: KillOutcome, held: bool = True) -> List[str]:
     for w in sock.waiters:
         who = "LWP %d %s" % (w.lwp, w.syscall) + (" (%s)" % w.detail if w.detail else "")
         if w.syscall in _POLLERS:
-            # poll and epoll always report an error; select in its read set.
-            lines.append("  %s: returns with fd %d ready (error)%s, and the next call on it %s; "
-                         "%s" % (who, outcome.fd, when, first, then))
+            lines.append("  %s: %s" % (who, _poller_after(w, outcome, kind, when, first, then)))
         else:
             lines.append("  %s: %s%s; %s" % (who, first, when, then))
     if not sock.waiters:
@@ -436,6 +447,23 @@ def kill_lines(outcome: KillOutcome, held: bool = True) -> List[str]:
                      % (outcome.fd, first, then))
     lines.extend("  note: %s" % note for note in outcome.notes)
     return lines
+
+
+def _poller_after(waiter, outcome: KillOutcome, kind: str, when: str, first: str,
+                  then: str) -> str:
+    """What a thread in poll, select or epoll on the aborted socket does next."""
+    fd = outcome.fd
+    if waiter.interest is None:
+        return "not predicted: what it waits for could not be read"
+    raised = _KILL_READY[(outcome.way, kind)]
+    ready = waiter.interest & raised
+    if not ready:
+        asked = waiter.interest & ~(POLLERR | POLLHUP)
+        way = "SOCK_DESTROY" if outcome.way == "SOCK_DESTROY" else "the disconnect"
+        return ("goes on waiting: it waits on fd %d for %s, and %s makes it ready for %s only"
+                % (fd, words(asked) if asked else "errors", way, words(raised)))
+    return ("returns with fd %d ready (%s)%s, and the next call on it %s; %s"
+            % (fd, words(ready), when, first, then))
 
 
 # --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ reports after a byte on its control pipe is that byte alone.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -208,6 +209,44 @@ def test_epoll_for_write_and_both_directions_kills_by_its_next_write(pr_binary, 
     # It wakes with fd writable (EPOLLOUT|EPOLLHUP here), writes, and dies.
     assert target.expect("WOKE").startswith("WOKE ctl=0 sock=0x")
     assert exit_status(target) == -signal.SIGPIPE
+
+
+# --------------------------------------------------------------------------
+# sock-kill (SOCK_DESTROY) and the pollers: what each one's interest meets
+
+
+def kill(pid, fd):
+    result = gdb_batch(pid, "sock-kill %d" % fd)
+    no_traceback(result)
+    return result
+
+
+def test_kill_and_select_for_urgent_data_only_does_not_wake(pr_binary, targets):
+    target = start(targets, pr_binary, "urgent", NR_PSELECT)
+    pid, fd = target.pid, target.info["fd"]
+    result = kill(pid, fd)
+    assert result.rc == 0, result
+    assert ("\n  LWP %d pselect6 (select for urgent): goes on waiting: it waits on fd %d for "
+            "urgent data, and SOCK_DESTROY makes it ready for read, write, peer close, hang-up, "
+            "error only\n" % (pid, fd)) in result.out, result.out
+    wait_blocked(pid, pid, NR_PSELECT)  # after detach, still waiting
+    poke(target)
+    assert target.expect("WOKE") == "WOKE ctl=1 except=0"
+
+
+def test_kill_and_epoll_for_write_wakes_and_its_write_fails_without_sigpipe(pr_binary, targets):
+    target = start(targets, pr_binary, "epollout", NR_EPOLL_WAIT)
+    pid, fd = target.pid, target.info["fd"]
+    result = kill(pid, fd)
+    assert result.rc == 0, result
+    assert re.search(r"^  LWP %d epoll_wait \(epoll_wait on fd \d+ for write\): returns with fd "
+                     r"%d ready \(write, hang-up, error\) when the process resumes, and the next "
+                     r"call on it fails with ECONNABORTED; " % (pid, fd), result.out,
+                     re.M), result.out
+    # EPOLLOUT|EPOLLERR|EPOLLHUP, then the write gets the abort's error, no SIGPIPE.
+    assert target.expect("WOKE") == "WOKE ctl=0 sock=0x1c"
+    assert target.expect("FAILED") == "FAILED errno=%d" % errno.ECONNABORTED
+    assert exit_status(target) == 0
 
 
 # --------------------------------------------------------------------------

@@ -170,9 +170,14 @@ def test_timeout_lines():
 
 def test_kill_lines_and_confirmation():
     from gdb_sockets.model import Holder, Waiter
+    from gdb_sockets.view.predict import POLLERR, POLLHUP, POLLIN, POLLPRI
     before = Socket(fd=3, inode=9, proto="tcp", state="ESTAB",
                     local=InetEndpoint("10.77.0.1", 1), peer=InetEndpoint("10.77.0.2", 2),
-                    waiters=(Waiter(7, "recvfrom"), Waiter(8, "epoll_wait", "epoll_wait on fd 5 for read")))
+                    waiters=(Waiter(7, "recvfrom"),
+                             Waiter(8, "epoll_wait", "epoll_wait on fd 5 for read",
+                                    interest=POLLIN | POLLERR | POLLHUP),
+                             Waiter(9, "pselect6", "select for urgent", interest=POLLPRI),
+                             Waiter(10, "poll", "poll for read")))
     after = Socket(fd=3, inode=9, proto="tcp", state="UNCONN", in_table=False)
     done = rr.KillOutcome(fd=3, before=before, way="SOCK_DESTROY", errno=0, cookie=42, after=after)
     assert rr.kill_lines(done) == [
@@ -180,9 +185,20 @@ def test_kill_lines_and_confirmation():
         "  SOCK_DESTROY (cookie 42) = 0: the peer was sent a reset; fd 3 stays open",
         "  LWP 7 recvfrom: fails with ECONNABORTED when the process resumes; then reads return 0 "
         "and writes fail with EPIPE (and SIGPIPE)",
-        "  LWP 8 epoll_wait (epoll_wait on fd 5 for read): returns with fd 3 ready (error) when "
-        "the process resumes, and the next call on it fails with ECONNABORTED; then reads "
-        "return 0 and writes fail with EPIPE (and SIGPIPE)"]
+        "  LWP 8 epoll_wait (epoll_wait on fd 5 for read): returns with fd 3 ready (read, "
+        "hang-up, error) when the process resumes, and the next call on it fails with "
+        "ECONNABORTED; then reads return 0 and writes fail with EPIPE (and SIGPIPE)",
+        # select's except set waits for urgent data, which no abort brings
+        "  LWP 9 pselect6 (select for urgent): goes on waiting: it waits on fd 3 for urgent "
+        "data, and SOCK_DESTROY makes it ready for read, write, peer close, hang-up, error only",
+        "  LWP 10 poll (poll for read): not predicted: what it waits for could not be read"]
+    udp = Socket(fd=3, inode=9, proto="udp", state="ESTAB", local=InetEndpoint("10.77.0.1", 1),
+                 peer=InetEndpoint("10.77.0.2", 2),
+                 waiters=(Waiter(8, "poll", "poll for read", interest=POLLIN | POLLERR | POLLHUP),))
+    udp_done = rr.KillOutcome(fd=3, before=udp, way="SOCK_DESTROY", errno=0, cookie=42,
+                              after=after)
+    assert rr.kill_lines(udp_done)[2].startswith(
+        "  LWP 8 poll (poll for read): returns with fd 3 ready (error) when the process resumes")
     fallback = rr.KillOutcome(fd=3, before=before, way="disconnect", errno=0, cookie=42,
                               after=after, fallback_reason="SOCK_DESTROY: EPERM: Operation not permitted")
     lines = rr.kill_lines(fallback, held=False)
