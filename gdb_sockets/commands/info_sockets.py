@@ -89,8 +89,11 @@ See also: help sock-shutdown."""
             # without a record each.
             found = inspect.rows_of(target)
             if found is not None:
-                gdb.write(raw_rows.json_text(found.entries) + "\n" if parsed.flag("json")
-                          else inspect.rows_text(found, table_colorizer()))
+                if parsed.flag("json"):
+                    gdb.write(raw_rows.json_text(found.entries))
+                    gdb.write("\n")
+                else:
+                    gdb.write(inspect.rows_text(found, table_colorizer()))
                 return
         if parsed.flag("holders"):
             result, shown = inspect.info_sockets(target, selection, True, extended)

@@ -113,7 +113,8 @@ def json_text(entries: Sequence[object]) -> str:
             elements[place] = text
     if not elements:
         return "[]"
-    return "[\n" + ",\n".join(elements) + "\n]"
+    # One copy of the text (8 MB at 20k sockets), not one a concatenation.
+    return "".join(("[\n", ",\n".join(elements), "\n]"))
 
 
 def _endpoint_json(family: int, raw: bytes, port: bytes) -> str:
