@@ -6,7 +6,8 @@ this module probes the target for it, before anything is touched.
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import replace
+from typing import Dict, Optional, Tuple
 
 import gdb
 
@@ -24,12 +25,18 @@ def choose_method(target, requested: str = "auto") -> Method:
     check_method_name(requested)
     check_can_call()
     auto = requested == "auto"
-    return pick_method(requested, lambda name: method_unavailable(target, name, auto))
+    found: Dict[str, Tuple[int, int]] = {}
+    method = pick_method(requested, lambda name: method_unavailable(target, name, auto, found))
+    if method.name == "call":
+        return replace(method, libc=found["libc"])
+    return method
 
 
-def method_unavailable(target, method: str, auto: bool = False) -> Optional[str]:
+def method_unavailable(target, method: str, auto: bool = False,
+                       found: Optional[dict] = None) -> Optional[str]:
     """Why ``method`` cannot run on this target, or None (``auto``: for auto,
-    which also avoids what would only be undone)."""
+    which also avoids what would only be undone).  ``found["libc"]`` gets
+    libc's (shutdown, __errno_location) when ``call`` can run."""
     if target.remote:
         refusal = remote_refusal(method) or guard.remote_seccomp_refusal(target.reader,
                                                                          target.pid)
@@ -51,6 +58,8 @@ def method_unavailable(target, method: str, auto: bool = False) -> Optional[str]
             return str(e)
         if addresses is None:
             return "process %d has no shared libc shutdown() (a static binary?)" % target.pid
+        if found is not None:
+            found["libc"] = addresses
         return None
     if method == "syscall":
         return syscall_inject.unsupported_reason(auto)

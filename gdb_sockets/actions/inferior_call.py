@@ -22,7 +22,7 @@ from typing import Dict, Optional, Tuple
 
 import gdb
 
-from . import guard, libc_symbols, link_map
+from . import errno_tls, guard, libc_symbols, link_map
 from ..errors import SocketsError
 from ..view.render import escape
 
@@ -202,6 +202,36 @@ class _Watchdog:
             self.child = self.pipe = None
 
 
+def errno_address(errno_location: int) -> int:
+    """The address of the selected thread's errno.
+
+    Computed from two reads where libc's ``__errno_location`` is the leaf
+    actions/errno_tls.py knows (no code runs in the process); else that
+    function is called (CallFailed if the call does not return).
+    """
+    computed = computed_errno_address(errno_location)
+    if computed is not None:
+        return computed
+    return _pointer_call(errno_location)
+
+
+def computed_errno_address(errno_location: int) -> Optional[int]:
+    """What ``__errno_location`` would return in the selected thread, read
+    without running it, or None when its code is not the known leaf (or a
+    read fails)."""
+    inferior = gdb.selected_inferior()
+    try:
+        code = bytes(inferior.read_memory(errno_location, errno_tls.CODE_SIZE))
+        slot = errno_tls.got_slot(code, errno_location)
+        if slot is None:
+            return None
+        fs_base = int(gdb.newest_frame().read_register("fs_base")) & errno_tls.MASK64
+        return errno_tls.errno_address(bytes(inferior.read_memory(slot, 8)),
+                                       bytes(inferior.read_memory(fs_base, 8)))
+    except (gdb.error, ValueError):  # no such register, unreadable memory
+        return None
+
+
 def _pointer_call(address: int) -> int:
     """Call a function returning a pointer (``__errno_location``)."""
     function = gdb.parse_and_eval("(long (*)(void)) 0x%x" % address).dereference()
@@ -216,9 +246,9 @@ def bound_libc(pid: int, reader):
 
     Found in ld.so's link map (from the program's DT_DEBUG), not by a name
     in /proc/PID/maps: a second library named libc.so.6 dlopen()ed later
-    may be mapped first.  Then checked: mapped at the link map's load
-    address, the file there (same inode) is a libc.so.6 whose dynamic
-    section is where the link map has it.
+    may be mapped first.  Then checked (``libc_functions``): mapped at the
+    link map's load address, the file there (same inode) is a libc.so.6
+    whose dynamic section is where the link map has it.
     """
     arch = gdb.selected_inferior().architecture().name()
     if arch != "i386:x86-64":
@@ -249,18 +279,22 @@ def bound_libc(pid: int, reader):
                            "there from offset 0; not calling into it"
                            % (escape(entry.name.decode("utf-8", "surrogateescape")),
                               entry.l_addr))
-    libc_symbols.check_libc(reader, pid, mapping, entry.l_ld)
     return entry, mapping
 
 
 def libc_shutdown_addresses(pid: int, reader) -> Optional[Tuple[int, int]]:
-    """(shutdown, __errno_location) in the program's libc, or None if not there."""
+    """(shutdown, __errno_location) in the program's libc, or None if not there.
+
+    Looked up once per command (actions/choose.py keeps the answer for the
+    act): the process stays stopped in between, so its libc cannot change.
+    """
     found = bound_libc(pid, reader)
     if found is None:
         return None
     entry, mapping = found
-    shutdown = libc_symbols.libc_function(reader, pid, mapping, "shutdown")
-    errno_location = libc_symbols.libc_function(reader, pid, mapping, "__errno_location")
+    functions = libc_symbols.checked_libc_functions(reader, pid, mapping, entry.l_ld,
+                                                    ("shutdown", "__errno_location"))
+    shutdown, errno_location = functions["shutdown"], functions["__errno_location"]
     if shutdown is None or errno_location is None:
         return None
     # gdb must agree that these addresses are in that library: a wrong load
@@ -281,15 +315,19 @@ CHECKED_REGISTERS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8
 PUT_BACK = "the thread was put back (registers read back and compared)"
 
 
-def call_shutdown(pid: int, reader, fd: int, how: int) -> Tuple[int, int]:
+def call_shutdown(pid: int, reader, fd: int, how: int,
+                  addresses: Optional[Tuple[int, int]] = None) -> Tuple[int, int]:
     """Run libc's shutdown(fd, how) in the selected thread: (retval, errno).
 
-    The thread's errno is read before the call and written back after it,
-    so the program never sees ours.  If a call stops before it returns
-    (a breakpoint we could not disable), its dummy frame is popped and the
-    registers compared with those before.
+    ``addresses``: libc's (shutdown, __errno_location) as the method probe
+    found them in this command (None: looked up here).  The thread's errno
+    is read before the call and written back after it, so the program
+    never sees ours.  If a call stops before it returns (a breakpoint we
+    could not disable), its dummy frame is popped and the registers
+    compared with those before.
     """
-    addresses = libc_shutdown_addresses(pid, reader)
+    if addresses is None:
+        addresses = libc_shutdown_addresses(pid, reader)
     if addresses is None:
         raise SocketsError("process %d has no shared libc with shutdown() "
                            "(a static binary?); use -method syscall" % pid)
@@ -299,14 +337,14 @@ def call_shutdown(pid: int, reader, fd: int, how: int) -> Tuple[int, int]:
     with guard.set_aside(CALL_SETTINGS):
         saved = guard.snapshot(CHECKED_REGISTERS)
         try:
-            errno_address = _pointer_call(errno_location)
-            saved_errno = bytes(inferior.read_memory(errno_address, 4))
+            errno_at = errno_address(errno_location)
+            saved_errno = bytes(inferior.read_memory(errno_at, 4))
             try:
                 retval = call_int_function(shutdown_address, fd, how)
-                call_errno = int(gdb.Value(bytes(inferior.read_memory(errno_address, 4)),
+                call_errno = int(gdb.Value(bytes(inferior.read_memory(errno_at, 4)),
                                            gdb.lookup_type("int")))
             finally:
-                inferior.write_memory(errno_address, saved_errno)
+                inferior.write_memory(errno_at, saved_errno)
         except CallFailed as e:
             raise CallFailed(_undo_stopped_call(str(e), saved)) from None
     return retval, (call_errno if retval != 0 else 0)

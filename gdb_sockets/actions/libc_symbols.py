@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Optional
+from typing import Dict, Optional, Sequence
 
 from . import elf
 from ..kernel import procfs
@@ -33,8 +33,14 @@ def libc_mapping_at(reader, pid: int, base: int) -> Optional[procfs.Mapping]:
 def _libc_file(reader, pid: int, mapping: procfs.Mapping) -> bytes:
     path = "/proc/%d/root%s" % (pid, mapping.path)
     try:
-        data = reader.read(path)
-        inode = os.stat(path).st_ino if isinstance(reader, procfs.LocalProc) else None
+        if isinstance(reader, procfs.LocalProc):
+            # Read and identified through one open file: the inode checked
+            # is the one read.
+            with open(reader.root + path, "rb") as f:
+                inode = os.fstat(f.fileno()).st_ino
+                data = f.read()
+        else:
+            data, inode = reader.read(path), None
     except OSError as e:
         raise SocketsError("cannot read the target's libc (%s): %s"
                            % (escape(path), e.strerror or e)) from None
@@ -45,10 +51,7 @@ def _libc_file(reader, pid: int, mapping: procfs.Mapping) -> bytes:
     return data
 
 
-def check_libc(reader, pid: int, mapping: procfs.Mapping, l_ld: int) -> None:
-    """Refuse unless the file behind ``mapping`` is a libc.so.6 whose dynamic
-    section is where the dynamic linker's link map says (``l_ld``)."""
-    data = _libc_file(reader, pid, mapping)
+def _check_identity(data: bytes, mapping: procfs.Mapping, l_ld: int) -> None:
     soname, dynamic = elf.identity(io.BytesIO(data))
     if soname != b"libc.so.6":
         raise SocketsError("%s calls itself %s, not libc.so.6; not calling into it"
@@ -56,6 +59,31 @@ def check_libc(reader, pid: int, mapping: procfs.Mapping, l_ld: int) -> None:
     if dynamic is None or mapping.start + dynamic != l_ld:
         raise SocketsError("the dynamic section of %s is not where the dynamic linker "
                            "has it; not calling into it" % escape(mapping.path))
+
+
+def check_libc(reader, pid: int, mapping: procfs.Mapping, l_ld: int) -> None:
+    """Refuse unless the file behind ``mapping`` is a libc.so.6 whose dynamic
+    section is where the dynamic linker's link map says (``l_ld``)."""
+    _check_identity(_libc_file(reader, pid, mapping), mapping, l_ld)
+
+
+def checked_libc_functions(reader, pid: int, mapping: procfs.Mapping, l_ld: int,
+                           names: Sequence[str]) -> Dict[str, Optional[int]]:
+    """check_libc, then libc_function for each of ``names``: the file read once.
+
+    name -> its run-time address, or None where libc does not export it as
+    a plain function.
+    """
+    data = _libc_file(reader, pid, mapping)
+    _check_identity(data, mapping, l_ld)
+    key = (pid, mapping.start, mapping.path, mapping.inode)
+    missing = [name for name in names if key + (name,) not in _OFFSETS]
+    if missing:
+        for name, offset in elf.dynamic_symbols(io.BytesIO(data), missing).items():
+            _OFFSETS[key + (name,)] = offset
+    offsets = {name: _OFFSETS[key + (name,)] for name in names}
+    return {name: None if offset is None else mapping.start + offset
+            for name, offset in offsets.items()}
 
 
 def libc_function(reader, pid: int, mapping: procfs.Mapping, name: str) -> Optional[int]:

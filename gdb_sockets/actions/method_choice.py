@@ -10,7 +10,7 @@ A process that no debugger holds (the command line's) has one method:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple
 
 from ..errors import SocketsError
@@ -20,10 +20,16 @@ METHODS = ("auto", "call", "syscall", "pidfd")
 
 @dataclass(frozen=True)
 class Method:
-    """The way shutdown will run, and why auto chose it (lines for the report)."""
+    """The way shutdown will run, and why auto chose it (lines for the report).
+
+    ``libc``: for ``call``, libc's (shutdown, __errno_location) as the probe
+    found and checked them, so that the act does not look them up again
+    (the process stays stopped in between); None: not looked up yet.
+    """
 
     name: str
     notes: Tuple[str, ...] = ()
+    libc: Optional[Tuple[int, int]] = field(default=None, compare=False)
 
 
 def check_method_name(requested: str) -> None:

@@ -73,19 +73,20 @@ def settle_method(target, requested: str) -> Method:
     return choose_method(target, requested)
 
 
-def _run_method(target, method: str, sock: Socket, how: int) -> Tuple[int, int]:
+def _run_method(target, method: Method, sock: Socket, how: int) -> Tuple[int, int]:
     """Run shutdown(sock.fd, how) by ``method``: (retval, errno).
 
     A failure of the call itself (crash, timeout, a gdb error) raises
     SocketsError with what happened.
     """
-    if method == "pidfd":
+    if method.name == "pidfd":
         return pidfd_copy.shutdown_copy(target.pid, sock.fd, sock.inode, how)
     import gdb  # gdb glue: settled only under gdb
     from . import inferior_call, syscall_inject
     try:
-        if method == "call":
-            return inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how)
+        if method.name == "call":
+            return inferior_call.call_shutdown(target.pid, target.reader, sock.fd, how,
+                                               method.libc)
         return syscall_inject.shutdown(sock.fd, how)
     except inferior_call.CallFailed as e:
         raise SocketsError(str(e)) from None
@@ -110,7 +111,7 @@ def perform_shutdown(target, chosen: Sequence[Socket], how: int, method: Method,
                           predictions=list((forecasts or {}).get(sock.fd, ())))
         outcomes.append(outcome)
         try:
-            outcome.retval, outcome.errno = _run_method(target, method.name, sock, how)
+            outcome.retval, outcome.errno = _run_method(target, method, sock, how)
         except SocketsError as e:
             _refuse_if_died(target, settle=1.0)
             outcome.failure = str(e)

@@ -16,7 +16,8 @@ PURE = ["model", "errors",
         "listing.plan", "listing.records", "listing.tables",
         "view.filters", "view.holders", "view.inspect", "view.notes", "view.options", "view.predict",
         "view.render", "view.raw_rows", "view.shutdown_report", "view.waiters", "view.remedy_report",
-        "actions.elf", "actions.libc_symbols", "actions.link_map", "actions.method_choice",
+        "actions.elf", "actions.errno_tls", "actions.libc_symbols", "actions.link_map",
+        "actions.method_choice",
         "actions.outcome", "actions.pidfd_copy", "actions.seccomp", "actions.shutdown_run",
         "actions.remedies", "kernel.process", "cli", "__main__"]
 
