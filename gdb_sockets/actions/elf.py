@@ -26,6 +26,7 @@ class _Elf64:
 
     def __init__(self, f: BinaryIO) -> None:
         self.f = f
+        f.seek(0)
         ident = f.read(64)
         if ident[:4] != b"\x7fELF":
             raise SocketsError("not an ELF file")
@@ -107,7 +108,7 @@ def dynamic_symbols(f: BinaryIO, names) -> dict:
     chosen at run time).  The names are found in the string table first
     (a linker may share a string's tail with a longer name: every place
     where the name is a whole string counts), then the symbols naming one
-    of those places, read column-wise.
+    of those places, by a search for the place's number in the table.
     """
     elf = _Elf64(f)
     found = {name: None for name in names}
@@ -118,22 +119,30 @@ def dynamic_symbols(f: BinaryIO, names) -> dict:
         str_offset, str_size = elf.section_offset_size(link)
         strings = elf._read(str_offset, str_size)
         symbols = elf._read(offset, size - size % entsize)
-        places = {}
-        for name in left:
+        for name in sorted(left):
             wanted = name.encode() + b"\0"
+            # The symbols naming each place where the name is a whole string,
+            # found by their st_name field (the first 4 bytes of an entry).
+            indexes = []
             at = strings.find(wanted)
-            while at >= 0:  # the string that starts here is the name
-                places[at] = name
+            while at >= 0:
+                key = struct.pack("<I", at)
+                hit = symbols.find(key)
+                while hit >= 0:
+                    if hit % entsize == 0:
+                        indexes.append(hit // entsize)
+                    hit = symbols.find(key, hit + 1)
                 at = strings.find(wanted, at + 1)
-        for st_name, st_info, _other, st_shndx, st_value, _size in _SYMBOL.iter_unpack(symbols):
-            name = places.get(st_name)
-            if name is None or name not in left:
-                continue
-            if st_shndx == 0 or st_value == 0 or (st_info & 0xF) not in (STT_FUNC, STT_GNU_IFUNC):
-                continue
-            left.discard(name)
-            found[name] = (None if st_info & 0xF == STT_GNU_IFUNC
-                           else st_value - elf.first_load_vaddr())
+            for index in sorted(indexes):  # the first in table order counts
+                (_st_name, st_info, _other, st_shndx, st_value,
+                 _size) = _SYMBOL.unpack_from(symbols, index * entsize)
+                if st_shndx == 0 or st_value == 0 or (st_info & 0xF) not in (STT_FUNC,
+                                                                              STT_GNU_IFUNC):
+                    continue
+                left.discard(name)
+                found[name] = (None if st_info & 0xF == STT_GNU_IFUNC
+                               else st_value - elf.first_load_vaddr())
+                break
     return found
 
 
