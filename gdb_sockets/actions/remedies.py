@@ -20,6 +20,7 @@ from ..kernel import destroy, keepalive
 from ..kernel.keepalive import Keepalive
 from ..model import Socket
 from ..view.filters import SocketFilter
+from ..listing.join import list_sockets
 from ..view.inspect import annotated, listing_of
 from ..view.remedy_report import (KillOutcome, TimeoutOutcome, UDP, errno_text, give_up)
 from .shutdown_run import refuse_unless_socket
@@ -190,7 +191,9 @@ def _destroy(pid: int, target: destroy.Target, outcome: KillOutcome,
 def kill_all(target, chosen: Sequence[Socket]) -> List[KillOutcome]:
     """``kill`` each chosen socket, then read the tables again for ``after``."""
     outcomes = [kill(target.pid, sock) for sock in chosen]
-    after = {s.fd: s for s in listing_of(target).sockets}
+    # Only the fds acted on are read again.
+    after = {s.fd: s for s in list_sockets(target.reader, target.pid, local=not target.remote,
+                                           fds={o.fd for o in outcomes}).sockets}
     for outcome in outcomes:
         outcome.after = after.get(outcome.fd)
     return outcomes
