@@ -8,6 +8,9 @@ target's own dups are found from its listing (notes.fds_by_inode).
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import AbstractSet, Dict, List, Optional, Tuple
 
@@ -47,13 +50,15 @@ def other_holders(reader, pid: int, inodes: AbstractSet[int]) -> HolderScan:
         return HolderScan(found, hidden)
     wanted = {"socket:[%d]" % inode: inode for inode in inodes}
     try:
-        names = reader.listdir("/proc")
+        names = [name for name in reader.listdir("/proc") if name.isdigit() and int(name) != pid]
     except OSError as e:
         raise SocketsError("cannot list /proc: %s" % (e.strerror or e)) from None
+    if type(reader) is LocalProc:
+        by_process = _local_hits(reader.root, names, wanted)
+    else:
+        by_process = {name: _process_hits(reader, name, wanted) for name in names}
     for name in names:
-        if not name.isdigit() or int(name) == pid:
-            continue
-        hits = _process_hits(reader, name, wanted)
+        hits = by_process[name]
         if hits is None:
             hidden += 1
             unread.append((int(name), _comm(reader, name) or "?"))
@@ -70,6 +75,137 @@ def other_holders(reader, pid: int, inodes: AbstractSet[int]) -> HolderScan:
                       tuple(sorted(unread)))
 
 
+# Past this many fd links in all, they are read by THREADS threads at once:
+# os.readlink releases the GIL, and a scan reads every fd of every process
+# with the target stopped (measured on 2 cores: 20,000 links in 43-54 ms
+# with 2-4 threads, 81 ms in one).
+THREADED_FROM = 2000
+THREADS = 3
+_SLICE = 1024  # links per piece of work
+
+
+def _local_hits(root: str, names: List[str], wanted: Dict[str, int]) -> Dict[str, Optional[list]]:
+    """name -> (inode, fd) hits of each process on this host's /proc (under
+    ``root``): None when its fds cannot be read, [] when it exited.
+
+    Each fd directory is opened and listed once, and its links are read
+    relative to it; past THREADED_FROM links in all, by several threads.
+    """
+    out: Dict[str, Optional[list]] = {}
+    dirs: List[Tuple[str, int, List[str]]] = []
+    counted = _kernel_counts_fds(root)
+    try:
+        for name in names:
+            path = "%s/proc/%s/fd" % (root, name)
+            if counted:
+                try:
+                    if os.stat(path).st_size == 0:
+                        out[name] = []  # no fd open (a kernel thread): nothing to read
+                        continue
+                except PermissionError:
+                    pass  # the open below says so
+                except OSError:
+                    out[name] = []  # exited since /proc was listed
+                    continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except PermissionError:
+                out[name] = None  # another user's, or it changed credentials (setuid exec)
+                continue
+            except OSError:
+                out[name] = []  # exited since /proc was listed
+                continue
+            try:
+                entries = os.listdir(fd)
+            except PermissionError:
+                os.close(fd)
+                out[name] = None
+                continue
+            except OSError:
+                os.close(fd)
+                out[name] = []
+                continue
+            out[name] = []
+            dirs.append((name, fd, entries))
+        work = [(name, fd, entries[at:at + _SLICE]) for name, fd, entries in dirs
+                for at in range(0, len(entries), _SLICE)]
+        hits: List[Tuple[str, int, int]] = []
+        denied: set = set()
+        if sum(len(entries) for _n, _fd, entries in dirs) < THREADED_FROM:
+            _read_slices(iter(work), wanted, hits, denied)
+        else:
+            _in_threads(THREADS, _read_slices, iter(work), wanted, hits, denied)
+        for name, inode, fd in hits:
+            out[name].append((inode, fd))
+        for name in denied:
+            out[name] = None
+        return out
+    finally:
+        for _name, fd, _entries in dirs:
+            os.close(fd)
+
+
+def _kernel_counts_fds(root: str) -> bool:
+    """True when stat() of a /proc/PID/fd directory gives its number of
+    open fds as the size (Linux 6.2 and later; before, always 0): seen on
+    our own, which always has some open."""
+    try:
+        return os.stat("%s/proc/self/fd" % root).st_size > 0
+    except OSError:
+        return False
+
+
+def _read_slices(work, wanted: Dict[str, int], hits: list, denied: set) -> None:
+    """Read the links of each (name, dir fd, entries) of ``work`` (an
+    iterator several threads may share), appending (name, inode, fd) for
+    those on a wanted socket to ``hits``; a process whose link could not be
+    read for permission goes to ``denied``.  A link that is gone (closed
+    since the listing) is left out."""
+    readlink, get = os.readlink, wanted.get
+    for name, fd, entries in work:
+        try:
+            for entry in entries:
+                try:
+                    inode = get(readlink(entry, dir_fd=fd))
+                except PermissionError:
+                    raise
+                except OSError:
+                    continue
+                if inode is not None and entry.isdigit():
+                    hits.append((name, inode, int(entry)))
+        except PermissionError:
+            denied.add(name)
+
+
+def _in_threads(count: int, function, *args) -> None:
+    """Run ``function(*args)`` in ``count`` threads at once (this one among
+    them) and wait for all.  The others start with every signal blocked:
+    gdb expects its signals (SIGCHLD, SIGINT) in its own thread."""
+    failed: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            function(*args)
+        except BaseException as e:  # handed to the caller below: a bug must show
+            failed.append(e)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(count - 1)]
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        for thread in threads:
+            thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    try:
+        function(*args)
+    finally:
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
+    if failed:
+        raise failed[0]
+
+
 def _comm(reader, name: str) -> Optional[str]:
     """The process's name (/proc/PID/comm), or None when it exited."""
     try:
@@ -83,19 +219,9 @@ def _comm(reader, name: str) -> Optional[str]:
 
 def _process_hits(reader, name: str, wanted: Dict[str, int]) -> Optional[List[Tuple[int, int]]]:
     """(inode, fd) of process ``name``'s fds on the wanted sockets; None when
-    its fds cannot be read (another user's); [] when it exited meanwhile."""
+    its fds cannot be read (another user's); [] when it exited meanwhile.
+    Through any reader (gdbserver's); this host's /proc: _local_hits."""
     fd_dir = "/proc/%s/fd" % name
-    if type(reader) is LocalProc:
-        # This host's /proc: the links read relative to the open directory
-        # (a scan reads every fd of every process, with the target stopped).
-        try:
-            links = reader.read_links(fd_dir)
-        except PermissionError:
-            return None  # another user's, or it changed credentials (setuid exec)
-        except OSError:
-            return []  # exited since /proc was listed
-        return [(wanted[target], int(fd)) for fd, target in links
-                if target in wanted and fd.isdigit()]
     try:
         fds = reader.listdir(fd_dir)
     except PermissionError:

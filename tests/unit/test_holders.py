@@ -135,3 +135,89 @@ def test_the_processes_that_could_not_be_read_are_named(tmp_path):
         "2 processes could not be read (other users'; run gdb as root to see them), so "
         "other holders may be missing")
     assert hidden_note(HolderScan({}, 0), as_root=False) is None
+
+
+# --------------------------------------------------------------------------
+# The threaded scan of this host's /proc (holders._local_hits)
+
+
+class Plain(LocalProc):
+    """The same fake /proc, read through the generic path (one readlink at
+    a time, no threads): the oracle for the threaded one."""
+
+
+def _busy_fake_proc(root):
+    make_process(root, 10, b"target\n", {3: "socket:[500]"})
+    for pid in (20, 30, 40, 50):
+        links = {fd: "socket:[%d]" % (100000 + pid * 1000 + fd) for fd in range(700)}
+        links[pid] = "socket:[500]"           # one hit in each, in a different slice
+        links[650 + pid // 10] = "socket:[600]"
+        links[699] = "/dev/null"
+        make_process(root, pid, b"p%d\n" % pid, links)
+
+
+def test_threaded_scan_finds_what_the_plain_one_finds(tmp_path, monkeypatch):
+    from gdb_sockets.view import holders
+    _busy_fake_proc(tmp_path)
+    expected = other_holders(Plain(str(tmp_path)), 10, {500, 600})
+    assert [h.pid for h in expected.holders[500]] == [20, 30, 40, 50]
+    monkeypatch.setattr(holders, "THREADED_FROM", 100)
+    monkeypatch.setattr(holders, "THREADS", 3)
+    monkeypatch.setattr(holders, "_SLICE", 64)   # several pieces per process
+    assert other_holders(LocalProc(str(tmp_path)), 10, {500, 600}) == expected
+    monkeypatch.setattr(holders, "THREADED_FROM", 10 ** 9)   # one thread
+    assert other_holders(LocalProc(str(tmp_path)), 10, {500, 600}) == expected
+
+
+def test_threaded_scan_hides_a_process_whose_link_is_denied(tmp_path, monkeypatch):
+    from gdb_sockets.view import holders
+    _busy_fake_proc(tmp_path)
+    real = os.readlink
+    denied_dir = os.path.realpath(str(tmp_path / "proc" / "40" / "fd"))
+
+    def readlink(path, *, dir_fd=None):
+        if dir_fd is not None and real("/proc/self/fd/%d" % dir_fd) == denied_dir and path == "600":
+            raise PermissionError(13, "Permission denied", path)
+        return real(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "readlink", readlink)
+    monkeypatch.setattr(holders, "THREADED_FROM", 100)
+    monkeypatch.setattr(holders, "_SLICE", 64)
+    scan = other_holders(LocalProc(str(tmp_path)), 10, {500})
+    assert [h.pid for h in scan.holders[500]] == [20, 30, 50]
+    assert scan.hidden == 1 and scan.hidden_processes == ((40, "p40"),)
+
+
+def test_the_other_threads_start_with_signals_blocked():
+    import signal
+    import threading
+    from gdb_sockets.view.holders import _in_threads
+    main = threading.get_ident()
+    masks = []
+
+    def record():
+        masks.append((threading.get_ident() == main,
+                      signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    _in_threads(3, record)
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+    assert sorted(is_main for is_main, _mask in masks) == [False, False, True]
+    for is_main, mask in masks:
+        if is_main:
+            assert mask == before
+        else:
+            assert {signal.SIGINT, signal.SIGCHLD, signal.SIGTERM} <= mask
+
+
+def test_a_failure_in_another_thread_reaches_the_caller():
+    import threading
+    from gdb_sockets.view.holders import _in_threads
+    main = threading.get_ident()
+
+    def fail():
+        if threading.get_ident() != main:
+            raise ValueError("in a thread")
+
+    with pytest.raises(ValueError):
+        _in_threads(2, fail)
