@@ -13,18 +13,11 @@ whatever happens.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
-import select
-import signal
-import socket
-import struct
-import time
 from typing import Dict, Optional, Tuple
 
 import gdb
 
-from . import errno_tls, guard, libc_symbols, link_map
+from . import errno_tls, guard, libc_symbols, link_map, watchdog
 from ..errors import SocketsError
 from ..view.render import escape
 
@@ -113,20 +106,6 @@ def _write_int32_lane(value: int) -> None:
     gdb.execute("set $xmm15.v4_int32[0] = %s" % literal, to_string=True)
 
 
-_NR_TGKILL = 234  # x86-64
-
-
-# Resolved now: a forked child must not load anything (another thread of
-# gdb may have held the loader's lock at the fork).
-_SYSCALL = ctypes.CDLL(None, use_errno=True).syscall
-
-
-def _tgkill(pid: int, tid: int, signum: int) -> None:
-    """Send ``signum`` to one thread of the inferior (thread-directed)."""
-    _SYSCALL(ctypes.c_long(_NR_TGKILL), ctypes.c_long(pid), ctypes.c_long(tid),
-             ctypes.c_long(signum))
-
-
 class CallFailed(Exception):
     """The inferior call did not return normally; gdb restored the context."""
 
@@ -147,7 +126,7 @@ def call_int_function(address: int, *args: int) -> int:
     timeout = None if GDB_TIMES_CALLS else CALL_TIMEOUT
     ptid = gdb.selected_thread().ptid
     armed = _HELPER.watch(ptid, timeout) if _HELPER is not None else None
-    with armed or _Watchdog(ptid, timeout) as dog:
+    with armed or watchdog.Watchdog(ptid, timeout) as dog:
         try:
             return int(function(*values))
         except gdb.error as e:
@@ -158,203 +137,9 @@ def call_int_function(address: int, *args: int) -> int:
             raise CallFailed("interrupted (Ctrl-C); gdb unwound the call") from None
 
 
-class _Watchdog:
-    """Interrupts the calling thread with SIGINT after ``timeout`` seconds
-    (None: no watchdog), for gdbs without a call timeout of their own,
-    where the helper forked at load (_WatchdogHelper) is gone.
-
-    gdb holds Python's GIL for the whole call, so a Python thread cannot
-    keep time: a forked child does.  The SIGINT goes to the calling thread
-    (tgkill): gdb stops the call and unwinds it (unwindonsignal), and does
-    not pass SIGINT to the program.  The child waits to be killed after it
-    fired rather than exit, so gdb's own wait for the inferior never reaps
-    it; a pipe says whether it fired.
-    """
-
-    def __init__(self, ptid, timeout: Optional[float]) -> None:
-        self.pid, self.tid = ptid[0], ptid[1]
-        self.timeout = timeout
-        self.child = None
-        self.pipe = None
-
-    def __enter__(self) -> "_Watchdog":
-        if self.timeout is None:
-            return self
-        read_end, write_end = os.pipe()
-        child = os.fork()
-        if child == 0:  # pragma: no cover (the child never returns)
-            try:
-                os.close(read_end)
-                time.sleep(self.timeout)
-                # Said before it is done: under load gdb could otherwise see
-                # the stop and ask fired() before this child wrote (seen).
-                os.write(write_end, b"!")
-                _tgkill(self.pid, self.tid, signal.SIGINT)
-                while True:
-                    signal.pause()
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        self.child, self.pipe = child, read_end
-        return self
-
-    def fired(self) -> bool:
-        if self.pipe is None:
-            return False
-        readable, _, _ = select.select([self.pipe], [], [], 0)
-        return bool(readable)
-
-    def __exit__(self, *exc) -> None:
-        if self.child is not None:
-            os.kill(self.child, signal.SIGKILL)
-            os.waitpid(self.child, 0)
-            os.close(self.pipe)
-            self.child = self.pipe = None
-
-
-class _WatchdogHelper:
-    """The watchdog as one process forked when this module loads (gdb's
-    start-up, before any process is stopped), for gdbs without a call
-    timeout; _Watchdog forks one per call where this one is gone.
-
-    Forking gdb once it holds a process costs ~1.5 ms and reaping the child
-    ~1 ms (measured: gdb's address space is large by then), both inside the
-    stall; arming and disarming this one is a message each way.  On a
-    SOCK_SEQPACKET pair, gdb sends ARM (pid, tid, seconds), then DISARM when
-    the call is over; the helper answers DISARM with DONE and, if the time
-    ran out first, has sent FIRED before the SIGINT (as _Watchdog writes
-    before it signals).  It ignores the terminal's signals (Ctrl-C is
-    gdb's), and ends when gdb's end closes, that is when gdb exits.
-    """
-
-    ARM, DISARM, FIRED, DONE = b"A", b"X", b"F", b"D"
-    _ARM = struct.Struct("<iid")
-
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        child = os.fork()
-        if child == 0:  # pragma: no cover (the child never returns)
-            try:
-                # Nothing of gdb's stays open here (its output pipes would
-                # not end when gdb exits).
-                null = os.open(os.devnull, os.O_RDWR)
-                for fd in (0, 1, 2):
-                    os.dup2(null, fd)
-                keep = theirs.fileno()
-                os.closerange(3, keep)
-                os.closerange(keep + 1, 1 << 20)
-                self._serve(theirs)
-            finally:
-                os._exit(0)
-        theirs.close()
-        self.pid, self.sock = child, ours
-        self.fired_seen = False
-
-    @classmethod
-    def _serve(cls, sock) -> None:  # pragma: no cover (runs in the child)
-        for name in ("SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGHUP"):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
-        while True:
-            message = sock.recv(64)
-            if not message:
-                return  # gdb closed its end
-            if message[:1] != cls.ARM:
-                sock.send(cls.DONE)
-                continue
-            pid, tid, seconds = cls._ARM.unpack(message[1:])
-            readable, _, _ = select.select([sock], [], [], seconds)
-            if not readable:
-                sock.send(cls.FIRED)
-                _tgkill(pid, tid, signal.SIGINT)
-            if not sock.recv(64):  # DISARM
-                return
-            sock.send(cls.DONE)
-
-    def watch(self, ptid, timeout: Optional[float]) -> Optional["_Armed"]:
-        """The armed watchdog for one call, or None when the helper is gone
-        (the caller then forks one)."""
-        if timeout is None or self.sock is None:
-            return None
-        try:
-            self.sock.send(self.ARM + self._ARM.pack(ptid[0], ptid[1], timeout),
-                           socket.MSG_NOSIGNAL)
-        except OSError:
-            self.close()
-            return None
-        return _Armed(self)
-
-    def fired(self) -> bool:
-        if self.sock is None:
-            return self.fired_seen
-        try:
-            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == self.FIRED
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return self.fired_seen
-
-    def disarm(self) -> bool:
-        """Disarm; True if it fired.  A helper that does not answer is
-        killed and reaped, so that no late SIGINT can follow."""
-        fired = False
-        try:
-            self.sock.send(self.DISARM, socket.MSG_NOSIGNAL)
-            while True:
-                readable, _, _ = select.select([self.sock], [], [], 2.0)
-                answer = self.sock.recv(64) if readable else b""
-                if answer == self.FIRED:
-                    fired = True
-                    continue
-                if answer != self.DONE:
-                    self.close()
-                break
-        except OSError:
-            self.close()
-        self.fired_seen = fired
-        return fired
-
-    def close(self) -> None:
-        """Stop using the helper: killed and reaped (if gdb has not reaped it)."""
-        if self.sock is None:
-            return
-        self.sock.close()
-        self.sock = None
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-
-
-class _Armed:
-    """One call's watch by the helper: a context manager like _Watchdog."""
-
-    def __init__(self, helper: _WatchdogHelper) -> None:
-        self.helper = helper
-        self.done = False
-
-    def __enter__(self) -> "_Armed":
-        return self
-
-    def fired(self) -> bool:
-        return self.helper.fired()
-
-    def __exit__(self, *exc) -> None:
-        if not self.done:
-            self.done = True
-            self.helper.disarm()
-
-
-def _start_helper() -> Optional[_WatchdogHelper]:
-    if GDB_TIMES_CALLS:
-        return None
-    try:
-        return _WatchdogHelper()
-    except OSError:  # no fork now: each call forks its own watchdog
-        return None
-
-
-_HELPER = _start_helper()
+# The helper is forked now, as the package loads (gdb's start-up), where gdb
+# has no call timeout of its own.
+_HELPER = None if GDB_TIMES_CALLS else watchdog.start_helper()
 
 
 def errno_address(errno_location: int) -> int:

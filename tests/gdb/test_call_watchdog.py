@@ -1,7 +1,8 @@
-"""The watchdog of the call method on gdbs without a call timeout (13, 14):
-one helper process forked when gdb_sockets loads (actions/inferior_call.py
-_WatchdogHelper), a fork per call where it is gone.  gdb 15 and later time
-calls out themselves: no helper there.
+"""The watchdog of the call method on gdbs without a call timeout (13, 14),
+in gdb: one helper process forked when gdb_sockets loads (WatchdogHelper
+of actions/watchdog.py), a fork per call where it is gone.  gdb 15 and
+later time calls out themselves: no helper there.  The helper alone, with
+no gdb: tests/unit/test_watchdog.py.
 
 The hung call itself (the SIGINT, gdb's unwinding) is
 test_sock_shutdown_edges.test_call_that_never_returns_is_unwound_and_the_target_lives.

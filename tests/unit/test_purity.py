@@ -19,7 +19,7 @@ PURE = ["model", "errors",
         "actions.elf", "actions.errno_tls", "actions.libc_symbols", "actions.link_map",
         "actions.method_choice",
         "actions.outcome", "actions.pidfd_copy", "actions.seccomp", "actions.shutdown_run",
-        "actions.remedies", "kernel.process", "cli", "__main__"]
+        "actions.remedies", "actions.watchdog", "kernel.process", "cli", "__main__"]
 
 # In a fresh interpreter: a finder that records every attempt to import gdb
 # (even one guarded by try/except ImportError), then the pure modules.
