@@ -415,7 +415,17 @@ def machine_line(gdb_path):
 
 def load_snapshot():
     """What else weighs on the timings: TCP table size (every sock-shutdown reads
-    /proc/PID/net/tcp*, so its time grows with it) and the load average."""
+    /proc/PID/net/tcp*, so its time grows with it), the processes and their fds
+    in /proc (sock-shutdown reads every process's fd links for other holders)
+    and the load average."""
+    processes = fds = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            processes += 1
+            try:
+                fds += os.stat("/proc/%s/fd" % name).st_size  # Linux 6.2+: open fds
+            except OSError:
+                pass
     rows = 0
     for name in ("tcp", "tcp6"):
         try:
@@ -427,8 +437,12 @@ def load_snapshot():
         load = "%.2f" % os.getloadavg()[0]
     except OSError:
         load = "?"
-    return {"tcp_sockets": rows, "loadavg1": load}
+    return {"tcp_sockets": rows, "loadavg1": load, "processes": processes, "fds": fds}
 
+
+# Set in the bench re-run under unshare (--pidns): the pid it runs as there
+# (sh is 1).
+_IN_PIDNS = "GDB_SOCKETS_BENCH_IN_PIDNS"
 
 CMD_TARGET_MS = 8.0
 STALL_TARGET = 1.05
@@ -452,7 +466,8 @@ def target_lines(by_key, variants, base_med):
     return out
 
 
-def report(runs, variants, reps, gdb_path, period_us, argv_shown, elapsed, loads, netns):
+def report(runs, variants, reps, gdb_path, period_us, argv_shown, elapsed, loads, netns,
+           pidns=False):
     by_key = {v.key: [r for r in runs if r["variant"] == v.key] for v in variants}
     base = [r["stall_ms"] for r in by_key.get("one-liner", []) if r["stall_ms"] is not None]
     base_med = statistics.median(base) if base else None
@@ -519,8 +534,11 @@ def report(runs, variants, reps, gdb_path, period_us, argv_shown, elapsed, loads
     else:
         where = "TCP sockets in the targets' network namespace: %d at start, %d at end" % (
             loads[0]["tcp_sockets"], loads[1]["tcp_sockets"])
-    print("Load: %s; 1-min load average %s at start, %s at end" % (
-        where, loads[0]["loadavg1"], loads[1]["loadavg1"]))
+    print("Load: %s; processes in /proc: %d holding %d fds at start (%s); 1-min load "
+          "average %s at start, %s at end" % (
+              where, loads[0]["processes"], loads[0]["fds"],
+              "a new pid namespace, --pidns" if pidns else "the host's",
+              loads[0]["loadavg1"], loads[1]["loadavg1"]))
     print("Command: " + argv_shown + "  (%.0f s)" % elapsed)
     print()
     print("gdb commands (each also gets `-ex '%s'` before and `-ex '%s'` after the "
@@ -543,6 +561,10 @@ def main():
     ap.add_argument("--netns", action="store_true",
                     help="run each target in a new network namespace (unshare -n, lo up), "
                          "so the host's other sockets do not weigh on sock-shutdown")
+    ap.add_argument("--pidns", action="store_true",
+                    help="run the whole bench in a new pid namespace with its own /proc "
+                         "(unshare -p -f --mount-proc): the holder scan then sees only the "
+                         "bench's processes, not the rest of a shared host's")
     ap.add_argument("--busy", type=int, default=0, metavar="N",
                     help="other processes hold N loopback TCP sockets in the host's namespace "
                          "for the whole run (tests/targets/sc_hold.c), as on a busy server")
@@ -550,6 +572,14 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="also write every run's record to FILE")
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per run on stderr")
     args = ap.parse_args()
+    if args.pidns and os.environ.get(_IN_PIDNS) != str(os.getpid()):
+        if shutil.which("unshare") is None:
+            ap.error("--pidns needs unshare (util-linux)")
+        # sh is pid 1 there and reaps what is left to it (the watchdog
+        # helper of each gdb); the bench runs as its child.
+        os.execvpe("unshare", ["unshare", "-p", "-f", "--mount-proc", "sh", "-c", '"$@"', "sh",
+                               sys.executable, os.path.realpath(__file__)] + sys.argv[1:],
+                   dict(os.environ, **{_IN_PIDNS: "2"}))
     if args.reps < 1:
         ap.error("--reps must be at least 1")
     if args.reps < 5:
@@ -593,7 +623,7 @@ def main():
                        "runs": [{k: v for k, v in r.items() if k != "stdout"} for r in runs]},
                       f, indent=1)
     report(runs, variants, args.reps, args.gdb, args.period_us, argv_shown, elapsed, loads,
-           args.netns)
+           args.netns, args.pidns)
     return 0
 
 
