@@ -9,13 +9,13 @@ target's own dups are found from its listing (notes.fds_by_inode).
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from dataclasses import dataclass, field
 from typing import AbstractSet, Dict, List, Optional, Tuple
 
 from ..errors import SocketsError
+from ..kernel import fd_dir
 from ..kernel.procfs import LocalProc
+from ..kernel.workers import run_all
 from ..model import Holder
 from .render import escape
 
@@ -75,12 +75,13 @@ def other_holders(reader, pid: int, inodes: AbstractSet[int]) -> HolderScan:
                       tuple(sorted(unread)))
 
 
-# Past this many fd links in all, they are read by THREADS threads at once:
-# os.readlink releases the GIL, and a scan reads every fd of every process
-# with the target stopped (measured on 2 cores: 20,000 links in 43-54 ms
-# with 2-4 threads, 81 ms in one).
+# Past this many fd links in all, they are read by one thread a CPU (up to
+# 4, as for the target's own fd table: kernel/fd_dir.py): os.readlink lets
+# go of the GIL, and a scan reads every fd of every process with the target
+# stopped (measured on 2 CPUs, a 20,000-fd process next door: the scan in
+# 85 ms with one thread, 56-60 ms with two or three).
 THREADED_FROM = 2000
-THREADS = 3
+THREADS = fd_dir.READERS
 _SLICE = 1024  # links per piece of work
 
 
@@ -131,10 +132,12 @@ def _local_hits(root: str, names: List[str], wanted: Dict[str, int]) -> Dict[str
                 for at in range(0, len(entries), _SLICE)]
         hits: List[Tuple[str, int, int]] = []
         denied: set = set()
-        if sum(len(entries) for _n, _fd, entries in dirs) < THREADED_FROM:
-            _read_slices(iter(work), wanted, hits, denied)
+        pieces = iter(work)  # shared by the threads: each takes the next
+        if THREADS < 2 or sum(len(entries) for _n, _fd, entries in dirs) < THREADED_FROM:
+            _read_slices(pieces, wanted, hits, denied)
         else:
-            _in_threads(THREADS, _read_slices, iter(work), wanted, hits, denied)
+            run_all([lambda: _read_slices(pieces, wanted, hits, denied)] * THREADS,
+                    "gdb_sockets-holders")
         for name, inode, fd in hits:
             out[name].append((inode, fd))
         for name in denied:
@@ -175,35 +178,6 @@ def _read_slices(work, wanted: Dict[str, int], hits: list, denied: set) -> None:
                     hits.append((name, inode, int(entry)))
         except PermissionError:
             denied.add(name)
-
-
-def _in_threads(count: int, function, *args) -> None:
-    """Run ``function(*args)`` in ``count`` threads at once (this one among
-    them) and wait for all.  The others start with every signal blocked:
-    gdb expects its signals (SIGCHLD, SIGINT) in its own thread."""
-    failed: List[BaseException] = []
-
-    def run() -> None:
-        try:
-            function(*args)
-        except BaseException as e:  # handed to the caller below: a bug must show
-            failed.append(e)
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(count - 1)]
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    try:
-        function(*args)
-    finally:
-        for thread in threads:
-            if thread.ident is not None:
-                thread.join()
-    if failed:
-        raise failed[0]
 
 
 def _comm(reader, name: str) -> Optional[str]:

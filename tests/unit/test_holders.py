@@ -186,38 +186,3 @@ def test_threaded_scan_hides_a_process_whose_link_is_denied(tmp_path, monkeypatc
     scan = other_holders(LocalProc(str(tmp_path)), 10, {500})
     assert [h.pid for h in scan.holders[500]] == [20, 30, 50]
     assert scan.hidden == 1 and scan.hidden_processes == ((40, "p40"),)
-
-
-def test_the_other_threads_start_with_signals_blocked():
-    import signal
-    import threading
-    from gdb_sockets.view.holders import _in_threads
-    main = threading.get_ident()
-    masks = []
-
-    def record():
-        masks.append((threading.get_ident() == main,
-                      signal.pthread_sigmask(signal.SIG_BLOCK, [])))
-
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    _in_threads(3, record)
-    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
-    assert sorted(is_main for is_main, _mask in masks) == [False, False, True]
-    for is_main, mask in masks:
-        if is_main:
-            assert mask == before
-        else:
-            assert {signal.SIGINT, signal.SIGCHLD, signal.SIGTERM} <= mask
-
-
-def test_a_failure_in_another_thread_reaches_the_caller():
-    import threading
-    from gdb_sockets.view.holders import _in_threads
-    main = threading.get_ident()
-
-    def fail():
-        if threading.get_ident() != main:
-            raise ValueError("in a thread")
-
-    with pytest.raises(ValueError):
-        _in_threads(2, fail)
