@@ -186,9 +186,9 @@ def bound_libc(pid: int, reader):
 
     Found in ld.so's link map (from the program's DT_DEBUG), not by a name
     in /proc/PID/maps: a second library named libc.so.6 dlopen()ed later
-    may be mapped first.  Then checked (``libc_functions``): mapped at the
-    link map's load address, the file there (same inode) is a libc.so.6
-    whose dynamic section is where the link map has it.
+    may be mapped first; mapped at the link map's load address.  The file
+    there is checked by libc_shutdown_addresses (same inode, a libc.so.6
+    whose dynamic section is where the link map has it).
     """
     arch = gdb.selected_inferior().architecture().name()
     if arch != "i386:x86-64":
