@@ -24,7 +24,11 @@ _NR_TGKILL = 234  # x86-64
 
 # Resolved now: a forked child must not load anything (another thread of
 # gdb may have held the loader's lock at the fork).
-_SYSCALL = ctypes.CDLL(None, use_errno=True).syscall
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_SYSCALL, _PRCTL = _LIBC.syscall, _LIBC.prctl
+_PR_SET_NAME = 15
+# What ps and top show for the helper (a fork of gdb, with gdb's command line).
+HELPER_NAME = b"gdb_sockets-wd"
 
 
 def _tgkill(pid: int, tid: int, signum: int) -> None:
@@ -128,6 +132,8 @@ class WatchdogHelper:
 
     @classmethod
     def _serve(cls, sock) -> None:  # pragma: no cover (runs in the child)
+        _PRCTL(ctypes.c_int(_PR_SET_NAME), ctypes.c_char_p(HELPER_NAME), ctypes.c_ulong(0),
+               ctypes.c_ulong(0), ctypes.c_ulong(0))
         for name in ("SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGHUP"):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
         while True:

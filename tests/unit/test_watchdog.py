@@ -73,6 +73,16 @@ def test_a_helper_that_is_gone_is_not_used(helper, child):
     assert helper.watch((child.pid, child.pid, 0), 0.1) is None
 
 
+def test_the_helper_names_itself(helper):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open("/proc/%d/comm" % helper.pid, "rb") as f:
+            if f.read() == watchdog.HELPER_NAME + b"\n":
+                return
+        time.sleep(0.01)
+    pytest.fail("the helper's name stayed %r" % open("/proc/%d/comm" % helper.pid).read())
+
+
 def test_no_timeout_no_watch(helper):
     assert helper.watch((1, 1, 0), None) is None
 
