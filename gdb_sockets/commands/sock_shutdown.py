@@ -14,7 +14,7 @@ from ..actions import choose, inferior_call, syscall_inject
 from ..actions.method_choice import METHODS
 from ..errors import SocketsError
 from ..kernel.target import current_target
-from ..model import PROTO_NAMES
+from ..model import FILTER_PROTOS
 from ..view import inspect, options, shutdown_report
 from .base import SocketsCommand
 from .completion import complete_options, socket_fds, state_words
@@ -76,7 +76,7 @@ See also: info sockets."""
         super().__init__(self.NAME, gdb.COMMAND_RUNNING)
 
     def complete(self, text, word):
-        values = {"state": state_words(), "proto": list(PROTO_NAMES),
+        values = {"state": state_words(), "proto": list(FILTER_PROTOS),
                   "method": list(METHODS)}
         return complete_options(text, word, OPTIONS, values,
                                 others=socket_fds() + sorted(outcome.HOW))
