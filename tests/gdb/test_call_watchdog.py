@@ -21,7 +21,12 @@ import harness
 from harness import build, gdb_batch, no_traceback, wait_blocked
 from test_sock_shutdown import NR_RECVFROM, calls_refused
 
-GDB_TIMES_CALLS = harness.gdb_version() >= (15, 0)
+
+
+def gdb_times_calls() -> bool:
+    """The gdb under test (chosen per test: every gdb runs every test)."""
+    return harness.gdb_version() >= (15, 0)
+
 
 # A process that says each SIGINT it gets, by the thread that got it.
 SIGNALLED = r"""
@@ -77,7 +82,7 @@ def test_helper_fires_once_then_stays_quiet_and_ends_with_gdb(targets, tmp_path)
     target = targets([sys.executable, "-S", "-c", SIGNALLED])
     result = run_script(None, tmp_path, ARM % {"pid": target.pid})
     helper = re.search(r"^@@HELPER (\S+)$", result.out, re.M).group(1)
-    if GDB_TIMES_CALLS:
+    if gdb_times_calls():
         assert helper == "None", result
         return
     assert re.findall(r"^@@(FIRED|AFTER) (\S+)$", result.out, re.M) == [
@@ -92,7 +97,7 @@ def test_hung_call_is_unwound_by_a_forked_watchdog_when_the_helper_is_gone(targe
                                                                           tmp_path):
     """The helper killed: the call still stops after 5 s (a watchdog forked
     for the call), and the next call is watched the same way."""
-    if GDB_TIMES_CALLS:
+    if gdb_times_calls():
         pytest.skip("gdb %s times calls out itself" % ".".join(map(str, harness.gdb_version())))
     target = targets([build("hang_shutdown")])
     wait_blocked(target.pid, target.pid, NR_RECVFROM)
