@@ -110,3 +110,34 @@ def test_gdb_session_and_batch_agree(targets):
         assert gdb.error_of("print nosuchsymbol") == 'No symbol "nosuchsymbol" in current context.'
     assert target.alive()
     assert harness.gdb_batch(None, "print 1", "frobnicate").rc == 1
+
+
+# What depends on the gdb under test; every gdb runs every test, so a
+# module-level value of these would be the first gdb's answer for all.
+PER_GDB = {"gdb_version", "gdb_path", "gdbserver_path", "inferior_calls_work"}
+
+
+def module_level_gdb_calls(path):
+    """(line, name) of each call to a PER_GDB function outside any function."""
+    import ast
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    found = []
+    for statement in tree.body:
+        parts = [statement]
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            parts = statement.decorator_list  # run at import; the body is not
+        for node in (n for part in parts for n in ast.walk(part)):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                if name in PER_GDB:
+                    found.append((node.lineno, name))
+    return found
+
+
+def test_no_test_module_fixes_the_gdb_when_it_is_imported():
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = {name: module_level_gdb_calls(os.path.join(here, name))
+             for name in sorted(os.listdir(here)) if name.startswith("test_")
+             and name.endswith(".py")}
+    assert {name: calls for name, calls in found.items() if calls} == {}
