@@ -48,6 +48,11 @@ def method_unavailable(target, method: str, auto: bool = False,
         why = guard.refusal("call", syscall_inject.SYS_SHUTDOWN, auto)
         if why:
             return why
+        # A call that could hang for good (gdb 13/14: the watchdog's SIGINT
+        # blocked in the thread); /proc only, nothing touched.
+        why = inferior_call.watchdog_refusal(target)
+        if why:
+            return why
         # The register probe next: it is cheap, reading libc's symbols is not.
         why = inferior_call.call_unsafe_reason()
         if why:

@@ -19,6 +19,7 @@ import gdb
 
 from . import errno_tls, guard, libc_symbols, link_map, watchdog
 from ..errors import SocketsError
+from ..kernel import proc_task, signals, syscalls_x86_64
 from ..view.render import escape
 
 CALL_TIMEOUT = 5.0  # seconds a call may take (gdb's own timeout, else the watchdog)
@@ -58,6 +59,22 @@ CALL_SETTINGS = dict(language="c", unwindonsignal="on", **HOLD_OTHER_THREADS)
 if GDB_TIMES_CALLS:
     CALL_SETTINGS.update({"direct-call-timeout": "%d" % CALL_TIMEOUT,
                           "unwind-on-timeout": "on"})
+
+
+def watchdog_refusal(target) -> Optional[str]:
+    """Why a call in the selected thread could not be stopped if it never
+    returned, or None.  gdb 15 and later stop it themselves (a SIGSTOP);
+    on 13 and 14 the watchdog's SIGINT must reach the thread."""
+    if GDB_TIMES_CALLS:
+        return None
+    lwp = gdb.selected_thread().ptid[1]
+    masks = signals.read_masks(target.reader, target.pid, lwp)
+    _state, call = proc_task.thread_call(target.reader, target.pid, lwp)
+    why = watchdog.sigint_refusal(lwp, masks, syscalls_x86_64.name(call.nr) if call else None)
+    if why is None:
+        return None
+    return "%s (gdb %s has no call timeout of its own; gdb 15 and later do)" % (
+        why, gdb.VERSION.split()[0])
 
 
 def call_unsafe_reason() -> Optional[str]:

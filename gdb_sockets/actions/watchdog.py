@@ -227,6 +227,31 @@ class Armed:
             self.helper.disarm()
 
 
+# System calls that wait with a signal mask of their own: /proc shows that
+# mask while the thread waits, and a call made from there runs with the
+# thread's usual mask, which nothing outside the kernel shows.
+MASKED_WAITS = frozenset({"ppoll", "pselect6", "epoll_pwait", "epoll_pwait2", "rt_sigsuspend"})
+SIGINT = 2
+
+
+def sigint_refusal(lwp: int, masks, call: Optional[str]) -> Optional[str]:
+    """Why this watchdog could not stop a call made in thread ``lwp``, or
+    None: it stops a call that never returns with SIGINT, and a thread
+    that blocks SIGINT never takes it (gdb would wait for good, the
+    process stopped).  ``masks``: the thread's kernel.signals.SignalMasks
+    (None: unreadable); ``call``: the system call it waits in, if any."""
+    if masks is None:
+        return ("LWP %d's signal mask could not be read, and only a SIGINT it does not "
+                "block stops a call that never returns" % lwp)
+    if call in MASKED_WAITS:
+        return ("LWP %d waits in %s with a signal mask of its own, so whether it blocks the "
+                "SIGINT that stops a call that never returns is not known" % (lwp, call))
+    if masks.is_blocked(SIGINT):
+        return ("LWP %d blocks SIGINT, the signal that stops a call that never returns"
+                % lwp)
+    return None
+
+
 def start_helper() -> Optional[WatchdogHelper]:
     """The helper, or None where it cannot be forked (each call then forks its own)."""
     try:

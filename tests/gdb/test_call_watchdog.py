@@ -119,3 +119,28 @@ def test_hung_call_is_unwound_by_a_forked_watchdog_when_the_helper_is_gone(targe
     wake = gdb_batch(target.pid, "sock-shutdown -method pidfd %d" % fd)
     assert wake.rc == 0, wake
     assert target.expect("RECV", timeout=10) == "RECV ret=0 errno=0"
+
+
+def test_a_thread_that_blocks_sigint_gets_no_call_where_only_sigint_could_stop_it(targets):
+    """gdb 13/14: the watchdog stops a call that never returns with SIGINT,
+    which this thread blocks: call is refused (auto takes the raw syscall).
+    gdb 15+ stop the call themselves: the thread's mask does not matter."""
+    target = targets([sys.executable, os.path.join(harness.TARGETS_DIR, "sigint_blocked.py")])
+    wait_blocked(target.pid, target.pid, NR_RECVFROM)
+    fd = target.info["fd"]
+    if not gdb_times_calls():
+        called = gdb_batch(target.pid, "sock-shutdown -method call %d" % fd)
+        no_traceback(called)
+        assert called.rc == 1, called
+        assert ("-method call cannot run here: LWP %d blocks SIGINT, the signal that stops a "
+                "call that never returns (gdb %d.%d has no call timeout of its own; gdb 15 "
+                "and later do)" % ((target.pid,) + harness.gdb_version())) in called.err, called
+    done = gdb_batch(target.pid, "sock-shutdown %d" % fd)
+    no_traceback(done)
+    assert done.rc == 0, done
+    method = "call" if gdb_times_calls() and not calls_refused() else "syscall"
+    assert "(method %s)" % method in done.out or "[method: %s" % method in done.out, done.out
+    if not gdb_times_calls():
+        assert "libc's shutdown was not called because LWP %d blocks SIGINT" % target.pid \
+            in done.out, done.out
+    assert target.expect("WOKE", timeout=10) == "WOKE ret=0"

@@ -109,3 +109,19 @@ def test_the_forked_watchdog_fires_too(child):
         pass
     assert not dog.fired()
     assert said(child, 0.15) == []
+
+
+def test_sigint_refusal_of_a_thread_that_would_never_take_the_watchdogs_signal():
+    from gdb_sockets.actions.watchdog import sigint_refusal
+    from gdb_sockets.kernel.signals import parse_status
+    status = (b"SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n"
+              b"SigBlk:\t%016x\nSigIgn:\t0000000000001000\nSigCgt:\t0000000000000000\n")
+    free, blocking = parse_status(status % 0), parse_status(status % (1 << 1))  # bit 1: SIGINT
+    assert sigint_refusal(7, free, "recvfrom") is None
+    assert sigint_refusal(7, free, None) is None
+    assert sigint_refusal(7, blocking, "recvfrom") == (
+        "LWP 7 blocks SIGINT, the signal that stops a call that never returns")
+    # A wait with a mask of its own: /proc shows that one, not the call's.
+    assert sigint_refusal(7, free, "epoll_pwait").startswith(
+        "LWP 7 waits in epoll_pwait with a signal mask of its own")
+    assert sigint_refusal(7, None, "recvfrom").startswith("LWP 7's signal mask could not be read")
