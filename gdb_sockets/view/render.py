@@ -70,15 +70,19 @@ def format_inet(endpoint: InetEndpoint) -> str:
 
 def format_inet_parts(address: str, port: int) -> str:
     """format_inet of an address's text and a port number."""
+    return "%s:%s" % (_host_of(address), port if port else "*")
+
+
+def _host_of(address: str) -> str:
+    """The host part of an endpoint's cell: '*' for the unspecified
+    address, an IPv6 address in brackets."""
     # The address is the canonical text the parsers made, so plain string
     # tests suffice (ipaddress costs ~6 us an endpoint, 120 ms at 20k rows).
     if address in ("0.0.0.0", "::"):
-        host = "*"
-    elif ":" in address:
-        host = "[%s]" % address
-    else:
-        host = address
-    return "%s:%s" % (host, port if port else "*")
+        return "*"
+    if ":" in address:
+        return "[%s]" % address
+    return address
 
 
 def format_endpoint(endpoint) -> str:
@@ -194,12 +198,7 @@ _HOSTS: Dict[str, str] = {}
 
 def _host_text(address: str) -> str:
     """The host part of format_inet, cached (a table repeats its addresses)."""
-    if address in ("0.0.0.0", "::"):
-        host = "*"
-    elif ":" in address:
-        host = "[%s]" % address
-    else:
-        host = address
+    host = _host_of(address)
     if len(_HOSTS) > 4096:
         _HOSTS.clear()
     _HOSTS[address] = host
