@@ -295,11 +295,8 @@ def _list(pid: int, args: List[str]) -> int:
         if found is not None:
             sys.stdout.write(inspect.rows_text(found))
             return 0
-    if parsed.flag("holders"):
-        result, shown = inspect.info_sockets(target, selection, True, extended)
-        any_socket = bool(result.sockets)
-    else:
-        result, shown, any_socket = inspect.info_rows(target, selection, extended)
+    result, shown, any_socket = inspect.info_rows(target, selection, parsed.flag("holders"),
+                                                  extended)
     # Every fd named gets an answer, as in gdb (on stderr with -json).
     answers = inspect.unanswered_fds(target, selection.fds, result.sockets, shown)
     if parsed.flag("json"):

@@ -95,12 +95,9 @@ See also: help sock-shutdown."""
                 else:
                     gdb.write(inspect.rows_text(found, table_colorizer()))
                 return
-        if parsed.flag("holders"):
-            result, shown = inspect.info_sockets(target, selection, True, extended)
-            any_socket = bool(result.sockets)
-        else:
-            # Only the sockets that may be shown are built.
-            result, shown, any_socket = inspect.info_rows(target, selection, extended)
+        # Without -holders, only the sockets that may be shown are built.
+        result, shown, any_socket = inspect.info_rows(target, selection, parsed.flag("holders"),
+                                                      extended)
         # Every fd named gets an answer (on stderr with -json: stdout is JSON).
         answers = inspect.unanswered_fds(target, selection.fds, result.sockets, shown)
         if parsed.flag("json"):

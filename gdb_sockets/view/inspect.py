@@ -109,19 +109,19 @@ def rows_of(target) -> Optional[Rows]:
     return Rows(found.pid, entries, found_notes)
 
 
-def info_rows(target, selection,
+def info_rows(target, selection, scan_holders: bool = False,
               extended: bool = False) -> Tuple[Listing, List[Socket], bool]:
-    """info_sockets without -holders: (a Listing holding the records shown
-    and those of the fds named, the records chosen by ``selection``,
-    whether the process has any socket).
+    """What `info sockets` shows, as info_sockets: (a Listing, the records
+    chosen by ``selection``, whether the process has any socket).
 
-    Only the sockets that may match are built: the filters on fd,
-    protocol, state and port are asked of a dump's fields first, then the
-    records go through ``selection`` itself.
+    Without ``scan_holders``, only the sockets that may match are built:
+    the filters on fd, protocol, state and port are asked of a dump's
+    fields first, then the records go through ``selection`` itself, and
+    the Listing holds the records shown and those of the fds named.
     """
-    found = rows_of(target)
+    found = None if scan_holders else rows_of(target)
     if found is None:
-        result, shown = info_sockets(target, selection, False, extended)
+        result, shown = info_sockets(target, selection, scan_holders, extended)
         return result, shown, bool(result.sockets)
     entries = found.entries
     maybe = _may_match(selection)
