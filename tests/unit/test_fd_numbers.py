@@ -27,13 +27,22 @@ def by_listing(fd_dir):
     return fd_dir.sockets(fd_dir.names())
 
 
-def test_by_number_is_the_listing(sockets_with_gaps):
+@pytest.fixture(params=["one thread", "threads"])
+def reading(request):
+    """Each test twice: as a small table is read, and by 3 threads (a
+    table of 4096 fds and more; here from 8 fds on)."""
+    if request.param == "threads":
+        request.getfixturevalue("parallel")
+    return request.param
+
+
+def test_by_number_is_the_listing(sockets_with_gaps, reading):
     with FdDir(os.getpid()) as fd_dir:
         count = len(fd_dir.names())
         assert fd_dir.sockets_by_number(count) == by_listing(fd_dir)
 
 
-def test_many_gaps_fall_back_to_the_listing(sockets_with_gaps, monkeypatch):
+def test_many_gaps_fall_back_to_the_listing(sockets_with_gaps, reading, monkeypatch):
     # With room for no gap at all, the fds past the first gap are listed.
     listed = []
     with FdDir(os.getpid()) as fd_dir:
@@ -62,12 +71,6 @@ def parallel(monkeypatch):
     return 3
 
 
-def test_threads_by_number_are_the_listing(sockets_with_gaps, parallel):
-    with FdDir(os.getpid()) as fd_dir:
-        count = len(fd_dir.names())
-        assert fd_dir.sockets_by_number(count) == by_listing(fd_dir)
-
-
 def test_threads_read_what_one_thread_reads(sockets_with_gaps, parallel, monkeypatch):
     with FdDir(os.getpid()) as fd_dir:
         names = fd_dir.names()
@@ -85,19 +88,6 @@ def test_threads_run_for_a_big_table(sockets_with_gaps, parallel, monkeypatch):
     with FdDir(os.getpid()) as fd_dir:
         fd_dir.sockets_by_number(len(fd_dir.names()))
     assert seen == {parallel}
-
-
-def test_threads_past_many_gaps_fall_back_to_the_listing(sockets_with_gaps, parallel,
-                                                        monkeypatch):
-    listed = []
-    with FdDir(os.getpid()) as fd_dir:
-        count = len(fd_dir.names())
-        real = fd_dir.names
-        monkeypatch.setattr(fd_dir, "names", lambda: listed.append(1) or real())
-        expected = by_listing(fd_dir)
-        listed.clear()
-        assert fd_dir.sockets_by_number(count, gaps=0) == expected
-        assert listed == [1]
 
 
 def test_an_error_in_a_reading_thread_reaches_the_caller(sockets_with_gaps, parallel):
